@@ -1,0 +1,126 @@
+import type { STSClient } from '@aws-sdk/client-sts'
+import type { S3Client } from '@aws-sdk/client-s3'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { ACMClient } from '@aws-sdk/client-acm'
+import type { Route53Client } from '@aws-sdk/client-route-53'
+import type { ECRClient } from '@aws-sdk/client-ecr'
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import type { RDSClient } from '@aws-sdk/client-rds'
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache'
+import type { EKSClient } from '@aws-sdk/client-eks'
+import { ExternalError, UserError } from '../engine/errors.js'
+
+export interface AwsSettings {
+  region: string
+  endpoint?: string
+  profile?: string
+  /** Static credentials (sandbox/tests only); otherwise the SDK's default chain or the profile. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+}
+
+export interface AwsCall {
+  service: string
+  operation: string
+  mutating: boolean
+}
+
+/** Read-only operations by name; anything else counts as mutating (for the idempotency evidence). */
+const READ_ONLY = /^(Describe|List|Get|Head|Query|Scan|Wait|Check)/
+
+interface Middlewared {
+  middlewareStack: { add(mw: unknown, opts: unknown): void }
+}
+
+/**
+ * The one place AWS SDK v3 clients are built. Clients are created lazily (cold start), share one
+ * configuration, record every call (so tests can assert "zero mutating calls on a re-run") and
+ * turn credential and network failures into messages that say what to do next.
+ */
+export class AwsClients {
+  readonly calls: AwsCall[] = []
+  private cache = new Map<string, unknown>()
+
+  constructor(readonly settings: AwsSettings) {}
+
+  get mutatingCalls(): AwsCall[] {
+    return this.calls.filter((c) => c.mutating)
+  }
+
+  private config(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const s = this.settings
+    return {
+      region: s.region,
+      ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+      ...(s.profile ? { profile: s.profile } : {}),
+      ...(s.credentials ? { credentials: s.credentials } : {}),
+      maxAttempts: 4,
+      ...extra,
+    }
+  }
+
+  private async make<T>(name: string, load: () => Promise<new (cfg: Record<string, unknown>) => T>, extra?: Record<string, unknown>): Promise<T> {
+    const key = `${name}:${JSON.stringify(extra ?? {})}`
+    const hit = this.cache.get(key)
+    if (hit) return hit as T
+    const Ctor = await load()
+    const client = new Ctor(this.config(extra))
+    this.instrument(client as unknown as Middlewared, name)
+    this.cache.set(key, client)
+    return client
+  }
+
+  private instrument(client: Middlewared, service: string): void {
+    const calls = this.calls
+    const endpoint = this.settings.endpoint
+    const profile = this.settings.profile
+    client.middlewareStack.add(
+      (next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '')
+        calls.push({ service, operation, mutating: !READ_ONLY.test(operation) })
+        try {
+          return await next(args)
+        } catch (err) {
+          throw translateAwsError(err, `${service}.${operation}`, endpoint, profile)
+        }
+      },
+      { step: 'initialize', name: 'autolytiqCallRecorder', priority: 'high' },
+    )
+  }
+
+  sts = () => this.make<STSClient>('sts', async () => (await import('@aws-sdk/client-sts')).STSClient)
+  s3 = () => this.make<S3Client>('s3', async () => (await import('@aws-sdk/client-s3')).S3Client, { forcePathStyle: Boolean(this.settings.endpoint) })
+  dynamodb = () => this.make<DynamoDBClient>('dynamodb', async () => (await import('@aws-sdk/client-dynamodb')).DynamoDBClient)
+  /** ACM certificates for CloudFront must live in us-east-1; ALB certificates in the cluster's region. */
+  acm = () => this.make<ACMClient>('acm', async () => (await import('@aws-sdk/client-acm')).ACMClient)
+  route53 = () => this.make<Route53Client>('route53', async () => (await import('@aws-sdk/client-route-53')).Route53Client)
+  ecr = () => this.make<ECRClient>('ecr', async () => (await import('@aws-sdk/client-ecr')).ECRClient)
+  secrets = () => this.make<SecretsManagerClient>('secretsmanager', async () => (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient)
+  rds = (region?: string) => this.make<RDSClient>('rds', async () => (await import('@aws-sdk/client-rds')).RDSClient, region ? { region } : undefined)
+  elasticache = () => this.make<ElastiCacheClient>('elasticache', async () => (await import('@aws-sdk/client-elasticache')).ElastiCacheClient)
+  eks = () => this.make<EKSClient>('eks', async () => (await import('@aws-sdk/client-eks')).EKSClient)
+}
+
+const EXPIRED = [
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'RequestExpired',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+]
+
+/** Credential and network failures become one clear message with the next step; the rest pass through. */
+export function translateAwsError(err: unknown, call: string, endpoint?: string, profile?: string): unknown {
+  if (!(err instanceof Error)) return err
+  const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } }
+  const login = profile ? `aws sso login --profile ${profile}` : 'aws sso login (or refresh your AWS credentials)'
+  if (EXPIRED.includes(e.name))
+    return new UserError(`AWS rejected the credentials during ${call}: ${e.name} (expired or invalid)`, `run \`${login}\`, then re-run the same command`)
+  if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message))
+    return new UserError(`no AWS credentials found for ${call}`, `run \`${login}\` or set AWS_PROFILE`)
+  const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code
+  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET'].includes(code))
+    return new ExternalError(`cannot reach the AWS endpoint${endpoint ? ` ${endpoint}` : ''} for ${call} (${code})`, call, undefined, code === 'ECONNRESET')
+  return err
+}

@@ -1,0 +1,99 @@
+import { execa, type Options } from 'execa'
+import { ExternalError, UserError } from '../engine/errors.js'
+import { redact } from '../engine/redact.js'
+
+export interface ExecOptions {
+  cwd?: string
+  env?: Record<string, string | undefined>
+  input?: string
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Exit codes that are answers, not failures (terraform plan -detailed-exitcode returns 2). */
+  okExitCodes?: number[]
+  /** Called with each line of output as it arrives (progress for long commands). */
+  onLine?: (line: string) => void
+}
+
+export interface ExecResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+  durationMs: number
+}
+
+export type Exec = (file: string, args: string[], opts?: ExecOptions) => Promise<ExecResult>
+
+/** How to install a missing tool: shown instead of a stack trace. */
+const INSTALL_HINT: Record<string, string> = {
+  terraform: 'install terraform >= 1.5 (or OpenTofu) and put it on PATH',
+  kubectl: 'install kubectl and put it on PATH',
+  helm: 'install helm 3+ and put it on PATH',
+  git: 'install git',
+  docker: 'install Docker, or pass --skip-build and let CI build images',
+  gh: 'install the GitHub CLI and run `gh auth login`',
+}
+
+/**
+ * The one wrapper around subprocesses (terraform, kubectl, helm, git, docker, gh): timeouts,
+ * cancellation that lets the child stop gracefully (SIGINT first: terraform and helm release
+ * their locks), non-zero exits as errors naming the command, and secrets redacted everywhere.
+ */
+export const exec: Exec = async (file, args, opts = {}) => {
+  const started = Date.now()
+  const command = redact([file, ...args].join(' '))
+  const options: Options = {
+    cwd: opts.cwd,
+    env: opts.env,
+    input: opts.input,
+    timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
+    killSignal: 'SIGINT',
+    forceKillAfterDelay: 10_000,
+    reject: false,
+    all: false,
+    stripFinalNewline: true,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+  }
+  const child = execa(file, args, options)
+  if (opts.onLine) {
+    const onData = (buf: Buffer): void => {
+      for (const line of buf.toString().split('\n')) if (line.trim()) opts.onLine!(redact(line))
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+  }
+  const r = await child
+  const durationMs = Date.now() - started
+  const err = r as unknown as { code?: string; timedOut?: boolean; isCanceled?: boolean }
+  if (err.code === 'ENOENT') throw new UserError(`${file} is not installed (not found on PATH)`, INSTALL_HINT[file] ?? `install ${file}`)
+  const stdout = String(r.stdout ?? '')
+  const stderr = String(r.stderr ?? '')
+  if (err.timedOut) throw new ExternalError(`\`${command}\` timed out after ${opts.timeoutMs} ms`, command, redact(tail(stderr || stdout)), true)
+  if (err.isCanceled) throw new ExternalError(`\`${command}\` was cancelled`, command, redact(tail(stderr)))
+  const exitCode = r.exitCode ?? -1
+  if (exitCode !== 0 && !(opts.okExitCodes ?? []).includes(exitCode)) {
+    const said = tail(stderr || stdout)
+    throw new ExternalError(`\`${command}\` exited with code ${exitCode}${said ? `:\n${redact(said)}` : ''}`, command, redact(said))
+  }
+  return { stdout, stderr, exitCode, durationMs }
+}
+
+function tail(text: string, lines = 15): string {
+  return text.trim().split('\n').slice(-lines).join('\n')
+}
+
+/** Resolves a tool on PATH without running it. */
+export async function which(file: string): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises')
+  const { delimiter, join } = await import('node:path')
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const p = join(dir, file)
+    try {
+      await access(p, constants.X_OK)
+      return p
+    } catch {
+      // next
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,131 @@
+import http from 'node:http'
+import https from 'node:https'
+import { Resolver } from 'node:dns/promises'
+import { readFileSync } from 'node:fs'
+import type { LookupFunction } from 'node:net'
+import { rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls'
+
+export interface HttpSettings {
+  /** DNS servers to resolve with ("127.0.0.1:5353"); default: the system resolver. */
+  dnsServers?: string[]
+  /** Extra CA bundle (the sandbox's local CA); the system roots are always trusted. */
+  caFile?: string
+}
+
+export interface HttpRequest {
+  url: string
+  method?: string
+  headers?: Record<string, string>
+  body?: unknown
+  timeoutMs: number
+  signal?: AbortSignal
+  /** Do not follow redirects (we check them) — Node's http never follows anyway. */
+  rejectUnauthorized?: boolean
+}
+
+export interface HttpResponse {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: string
+  ms: number
+  certificate?: PeerCertificate
+  /** Set when TLS verification failed but rejectUnauthorized was false. */
+  authorizationError?: string
+}
+
+/**
+ * The one HTTP client for health, smoke, TLS and redirect checks. node:http(s) rather than fetch:
+ * checks need the peer certificate, a custom CA, a custom DNS resolver and exact redirects.
+ */
+export class HttpClient {
+  private readonly lookup?: LookupFunction
+  private readonly ca?: Buffer[]
+
+  constructor(readonly settings: HttpSettings = {}) {
+    if (settings.dnsServers?.length) {
+      const resolver = new Resolver({ timeout: 2000, tries: 2 })
+      resolver.setServers(settings.dnsServers)
+      this.lookup = (hostname, options, callback) => {
+        if (/^[\d.]+$/.test(hostname) || hostname === 'localhost') {
+          callback(null, hostname === 'localhost' ? '127.0.0.1' : hostname, 4)
+          return
+        }
+        resolver.resolve4(hostname).then(
+          (addrs) => {
+            const all = (options as { all?: boolean }).all
+            if (all)
+              (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(
+                null,
+                addrs.map((a) => ({ address: a, family: 4 })),
+              )
+            else callback(null, addrs[0]!, 4)
+          },
+          (err: NodeJS.ErrnoException) => callback(err, '', 4),
+        )
+      }
+    }
+    if (settings.caFile) this.ca = [readFileSync(settings.caFile)]
+  }
+
+  get resolverServers(): string[] | undefined {
+    return this.settings.dnsServers
+  }
+
+  request(req: HttpRequest): Promise<HttpResponse> {
+    const started = performance.now()
+    const url = new URL(req.url)
+    const isHttps = url.protocol === 'https:'
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
+    const headers: Record<string, string> = {
+      'user-agent': 'autolytiq',
+      ...(body && typeof req.body !== 'string' ? { 'content-type': 'application/json' } : {}),
+      ...req.headers,
+    }
+    const mod = isHttps ? https : http
+    return new Promise((resolve, reject) => {
+      const r = mod.request(
+        url,
+        {
+          method: req.method ?? 'GET',
+          headers,
+          lookup: this.lookup,
+          agent: false,
+          ...(isHttps
+            ? {
+                // Passing `ca` replaces Node's roots; keep them so real certificates still verify.
+                ca: this.ca ? [...rootCertificates, ...this.ca] : undefined,
+                rejectUnauthorized: req.rejectUnauthorized ?? true,
+                servername: url.hostname,
+              }
+            : {}),
+          signal: req.signal,
+        },
+        (res) => {
+          const chunks: Buffer[] = []
+          let size = 0
+          res.on('data', (c: Buffer) => {
+            size += c.length
+            // Health and smoke responses are small; cap memory if an endpoint misbehaves.
+            if (size <= 1_000_000) chunks.push(c)
+          })
+          res.on('end', () => {
+            const sock = res.socket as TLSSocket
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+              ms: Math.round(performance.now() - started),
+              certificate: isHttps && sock.getPeerCertificate ? sock.getPeerCertificate(true) : undefined,
+              authorizationError: isHttps && sock.authorizationError ? String(sock.authorizationError) : undefined,
+            })
+          })
+          res.on('error', reject)
+        },
+      )
+      r.setTimeout(req.timeoutMs, () => r.destroy(Object.assign(new Error(`no response within ${req.timeoutMs} ms`), { code: 'ETIMEDOUT' })))
+      r.on('error', reject)
+      if (body) r.write(body)
+      r.end()
+    })
+  }
+}

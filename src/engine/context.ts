@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { loadCatalog, type Catalog } from '../config/catalog.js'
+import { loadConfig, resolveEnvironmentName, type Environment } from '../config/environments.js'
+import { findProjectRoot } from '../config/files.js'
+import { AwsClients } from '../clients/aws.js'
+import { KubeClients } from '../clients/kube.js'
+import { HttpClient } from '../clients/http.js'
+import { exec } from '../clients/exec.js'
+import { UserError } from './errors.js'
+import { LocalAuditLog, type AuditLog } from './audit.js'
+import { LocalLock, type EnvLock } from './lock.js'
+import { TerminalPrompter, type Prompter } from './prompt.js'
+import { LocalStateBackend, StateStore } from './state.js'
+import { registerSecretsFromEnv } from './redact.js'
+import type { Clients, Context } from './types.js'
+
+export interface ContextOptions {
+  env?: string
+  dryRun?: boolean
+  yes?: boolean
+  prompter?: Prompter
+  log?: (m: string) => void
+}
+
+export interface Built {
+  ctx: Context
+  lock: EnvLock
+}
+
+/** Everything autolytiq writes locally: state/, work/<env>/, sandbox/. AUTOLYTIQ_HOME moves it (tests). */
+export function autolytiqHome(root: string): string {
+  return process.env.AUTOLYTIQ_HOME ? resolve(process.env.AUTOLYTIQ_HOME) : join(root, '.autolytiq')
+}
+
+export function stateDir(root: string): string {
+  return join(autolytiqHome(root), 'state')
+}
+
+/** Generated, non-secret working files of one environment (tfvars, plans, rendered manifests). */
+export function workDir(root: string, env: string): string {
+  return join(autolytiqHome(root), 'work', env)
+}
+
+export function sandboxRuntimePath(root: string): string {
+  return join(autolytiqHome(root), 'sandbox', 'runtime.json')
+}
+
+/** The sandbox's live addresses (written by `sandbox up`) fill in a sandbox environment. */
+export function applySandboxRuntime(root: string, env: Environment): Environment {
+  if (!env.sandbox) return env
+  const path = sandboxRuntimePath(root)
+  if (!existsSync(path)) throw new UserError('the sandbox is not running (no runtime file)', 'start it with `autolytiq sandbox up`')
+  let rt: Partial<Environment>
+  try {
+    rt = JSON.parse(readFileSync(path, 'utf8')) as typeof rt
+  } catch {
+    throw new UserError(`sandbox runtime file ${path} is not valid JSON`, 'restart it: `autolytiq sandbox down && autolytiq sandbox up`')
+  }
+  const pick = ['awsEndpoint', 'kubeconfig', 'apiUrl', 'dnsServers', 'caFile', 'prometheusUrl', 'alertmanagerUrl', 'grafanaUrl'] as const
+  const merged: Environment = { ...env }
+  for (const k of pick) if (rt[k] !== undefined) (merged as Record<string, unknown>)[k] = rt[k]
+  return merged
+}
+
+export interface ProjectInfo {
+  root: string
+  envName: string
+  env: Environment
+  catalog: Catalog
+}
+
+/** Config + catalog + environment, validated; no outside system touched. */
+export function loadProject(envFlag: string | undefined): ProjectInfo {
+  registerSecretsFromEnv()
+  const root = findProjectRoot()
+  const config = loadConfig(root)
+  const envName = resolveEnvironmentName(envFlag, config)
+  const env = applySandboxRuntime(root, config.environments[envName]!)
+  const catalog = loadCatalog(root)
+  return { root, envName, env, catalog }
+}
+
+export function buildClients(info: ProjectInfo): Clients {
+  const { env, envName } = info
+  const sandboxCreds = env.awsEndpoint
+    ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' }
+    : undefined
+  return {
+    aws: new AwsClients({ region: env.region, endpoint: env.awsEndpoint, profile: env.awsProfile, credentials: sandboxCreds }),
+    kube: new KubeClients({ kubeconfig: env.kubeconfig ?? process.env.KUBECONFIG, context: env.sandbox ? undefined : `autolytiq-${envName}` }),
+    http: new HttpClient({ dnsServers: env.dnsServers, caFile: env.caFile }),
+    exec,
+  }
+}
+
+export function defaultKubeconfig(): string {
+  return process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config')
+}
+
+/** The one factory that wires a command's context: config, clients, state, lock, audit, prompts. */
+export async function buildContext(opts: ContextOptions): Promise<Built> {
+  const info = loadProject(opts.env)
+  const dir = stateDir(info.root)
+  const state = await StateStore.open(new LocalStateBackend(join(dir, `${info.envName}.json`)), info.envName)
+  const audit: AuditLog = new LocalAuditLog(join(dir, `${info.envName}.audit.jsonl`))
+  const lock: EnvLock = new LocalLock(join(dir, `${info.envName}.lock`), info.envName)
+  const yes = Boolean(opts.yes)
+  const ctx: Context = {
+    root: info.root,
+    envName: info.envName,
+    env: info.env,
+    catalog: info.catalog,
+    clients: buildClients(info),
+    state,
+    audit,
+    prompt: opts.prompter ?? new TerminalPrompter(yes),
+    runId: `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`,
+    signal: new AbortController().signal,
+    dryRun: Boolean(opts.dryRun),
+    yes,
+    log: opts.log ?? (() => {}),
+    warn: () => {},
+  }
+  return { ctx, lock }
+}

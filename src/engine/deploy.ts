@@ -1,0 +1,32 @@
+import { buildContext } from './context.js'
+import { loadRunbook, selectSteps, type Selection } from './runbook.js'
+import { runRunbook, type RunReport, type RunOptions } from './runner.js'
+import { stepRegistry } from '../steps/index.js'
+import { EXIT } from './errors.js'
+
+export interface DeployOptions extends Selection {
+  env?: string
+  runbook?: string
+  dryRun: boolean
+  yes: boolean
+  json: boolean
+  autoRollback?: boolean
+  onFailure?: RunOptions['onFailure']
+}
+
+/** `autolytiq deploy`: the go-live runbook (or another) for one environment. */
+export async function deploy(opts: DeployOptions): Promise<{ report: RunReport; exitCode: number }> {
+  const { ctx, lock } = await buildContext({ env: opts.env, dryRun: opts.dryRun, yes: opts.yes })
+  const runbook = loadRunbook(ctx.root, opts.runbook ?? 'go-live', stepRegistry())
+  const steps = selectSteps(runbook, opts)
+  const report = await runRunbook(ctx, { command: 'deploy', runbook, steps, lock, json: opts.json, onFailure: opts.autoRollback ? opts.onFailure : undefined })
+  const exitCode =
+    report.result === 'interrupted'
+      ? EXIT.interrupted
+      : report.result === 'failed'
+        ? report.error && /locked by/.test(report.error.message)
+          ? EXIT.locked
+          : EXIT.failed
+        : EXIT.ok
+  return { report, exitCode }
+}

@@ -1,0 +1,64 @@
+import { join } from 'node:path'
+import { loadProject, stateDir } from './context.js'
+import { LocalLock, staleReason, type LockHolder } from './lock.js'
+import { LocalStateBackend, StateStore, type RunRecord, type StepState } from './state.js'
+import { loadRunbook } from './runbook.js'
+import { stepRegistry } from '../steps/index.js'
+
+export interface EnvironmentStatus {
+  environment: string
+  release?: string
+  stateFile: string
+  lock?: LockHolder & { stale?: string }
+  lastRun?: RunRecord
+  runbook: string
+  steps: {
+    id: string
+    phase: number
+    title: string
+    implemented: boolean
+    status: StepState['status']
+    attempts: number
+    endedAt?: string
+    detail?: string
+    error?: string
+  }[]
+  next?: string
+  rollbackPoints: number
+}
+
+/** State + lock only: no outside system is contacted. */
+export async function environmentStatus(envFlag: string | undefined, runbookName = 'go-live'): Promise<EnvironmentStatus> {
+  const info = loadProject(envFlag)
+  const dir = stateDir(info.root)
+  const store = await StateStore.open(new LocalStateBackend(join(dir, `${info.envName}.json`)), info.envName)
+  const holder = await new LocalLock(join(dir, `${info.envName}.lock`), info.envName).holder()
+  const rb = loadRunbook(info.root, runbookName, stepRegistry())
+  const states = store.steps(runbookName)
+  const steps = rb.steps.map((s) => {
+    const st = states[s.id] ?? { status: 'pending' as const, attempts: 0 }
+    return {
+      id: s.id,
+      phase: s.phase.number,
+      title: s.impl?.title ?? '(not implemented)',
+      implemented: Boolean(s.impl),
+      status: st.status,
+      attempts: st.attempts,
+      endedAt: st.endedAt,
+      detail: st.detail,
+      error: st.error,
+    }
+  })
+  const firstNotDone = steps.find((s) => s.status !== 'done' && s.status !== 'skipped')
+  return {
+    environment: info.envName,
+    release: store.state.release,
+    stateFile: store.location,
+    lock: holder ? { ...holder, stale: staleReason(holder) } : undefined,
+    lastRun: store.state.runs.at(-1),
+    runbook: runbookName,
+    steps,
+    next: firstNotDone?.id,
+    rollbackPoints: store.state.rollbackPoints.length,
+  }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`). Works on a brand-new machine: installs what the tests
+# need (Debian packages, moto, helm, npm packages), builds or reuses the cached Kubernetes control
+# plane, builds the CLI, runs lint, typecheck and every test layer. Servers are started and
+# stopped by the test harness itself (test/setup/global-setup.ts), also when a test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))" >&2; }
+
+say "system dependencies"
+bash scripts/install-deps.sh
+
+say "npm packages"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+say "Kubernetes control plane (cached after the first build)"
+bash test/harness/scripts/build-k8s.sh
+
+say "build"
+npm run build
+
+say "lint and typecheck"
+npm run lint
+npm run typecheck
+
+say "terraform fmt"
+terraform fmt -check -recursive terraform
+
+say "tests"
+npx vitest run "$@"
+say "all tests passed"
