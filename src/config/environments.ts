@@ -51,6 +51,8 @@ export const environmentSchema = z
     kubeconfig: z.string().optional(),
     /** Health checks go to https://apiDomain unless the sandbox overrides the address. */
     apiUrl: z.string().url().optional(),
+    /** Plain-HTTP address of the API for the redirect check; default http://apiDomain (port 80). */
+    apiHttpUrl: z.string().url().optional(),
     dnsServers: z.array(z.string()).optional(),
     /** Extra CA bundle for the API's TLS (the sandbox's local CA). */
     caFile: z.string().optional(),
