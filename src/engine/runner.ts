@@ -151,7 +151,8 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
                         outcome: interrupted ? 'interrupted' : 'failed',
                         detail: redact(errorMessage(err)),
                       })
-                      throw interrupted ? new InterruptedError() : err
+                      // listr2 prints the message itself: hand it the redacted text only.
+                      throw interrupted ? new InterruptedError() : new Error(redact(errorMessage(err)))
                     }
                   },
                 })),
@@ -271,8 +272,11 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
       minTimeout: 500,
       factor: 2,
       signal,
-      shouldRetry: (err) => isTransient(err) && !signal.aborted,
-      onFailedAttempt: (err) => output(`attempt ${err.attemptNumber} failed (${errorMessage(err)}); retrying`),
+      shouldRetry: (err) => {
+        const retry = isTransient(err) && !signal.aborted
+        if (retry) output(`transient failure (${errorMessage(err)}); retrying with backoff`)
+        return retry
+      },
     })
     if (out) ctx.state.setOutputs(s.id, out)
     if (impl.verify) await withDeadline(impl.verify(stepCtx, s.params, out), signal, `${s.id} verify`)

@@ -1,5 +1,6 @@
 import type { AnyStep } from '../engine/types.js'
 import { preflightTools } from './preflight/tools.js'
+import { httpWaitHealthy } from './http/wait-healthy.js'
 import { awsSteps } from './aws/index.js'
 import { terraformSteps } from './terraform/index.js'
 import { k8sSteps } from './k8s/index.js'
@@ -12,7 +13,17 @@ import { releaseSteps } from './release/index.js'
  * Every step implementation, registered by id. A runbook `uses:` an id; an id missing here makes
  * `deploy` stop before doing anything ("not implemented: <id>") and `runbook show` marks it.
  */
-const ALL: AnyStep[] = [preflightTools, ...awsSteps, ...terraformSteps, ...k8sSteps, ...monitoringSteps, ...verifySteps, ...rollbackSteps, ...releaseSteps]
+const ALL: AnyStep[] = [
+  preflightTools,
+  httpWaitHealthy,
+  ...awsSteps,
+  ...terraformSteps,
+  ...k8sSteps,
+  ...monitoringSteps,
+  ...verifySteps,
+  ...rollbackSteps,
+  ...releaseSteps,
+]
 
 export function stepRegistry(): Map<string, AnyStep> {
   const m = new Map<string, AnyStep>()
