@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { loadCatalog, type Catalog } from '../config/catalog.js'
 import { loadConfig, resolveEnvironmentName, type Environment } from '../config/environments.js'
 import { findProjectRoot } from '../config/files.js'
-import { AwsClients } from '../clients/aws.js'
+import { AwsClients, type AwsSettings } from '../clients/aws.js'
 import { KubeClients } from '../clients/kube.js'
 import { HttpClient } from '../clients/http.js'
 import { exec } from '../clients/exec.js'
@@ -13,7 +13,9 @@ import { UserError } from './errors.js'
 import { LocalAuditLog, type AuditLog } from './audit.js'
 import { LocalLock, type EnvLock } from './lock.js'
 import { TerminalPrompter, type Prompter } from './prompt.js'
-import { LocalStateBackend, StateStore } from './state.js'
+import { LocalStateBackend, StateStore, type StateBackend } from './state.js'
+import { S3StateBackend } from './state-s3.js'
+import { DynamoLock } from './lock-dynamo.js'
 import { registerSecretsFromEnv } from './redact.js'
 import type { Clients, Context } from './types.js'
 
@@ -83,13 +85,17 @@ export function loadProject(envFlag: string | undefined): ProjectInfo {
   return { root, envName, env, catalog }
 }
 
-export function buildClients(info: ProjectInfo): Clients {
-  const { env, envName } = info
+export function awsSettings(env: Environment): AwsSettings {
   const sandboxCreds = env.awsEndpoint
     ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'testing', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'testing' }
     : undefined
+  return { region: env.region, endpoint: env.awsEndpoint, profile: env.awsProfile, credentials: sandboxCreds }
+}
+
+export function buildClients(info: ProjectInfo): Clients {
+  const { env, envName } = info
   return {
-    aws: new AwsClients({ region: env.region, endpoint: env.awsEndpoint, profile: env.awsProfile, credentials: sandboxCreds }),
+    aws: new AwsClients(awsSettings(env)),
     kube: new KubeClients({ kubeconfig: env.kubeconfig ?? process.env.KUBECONFIG, context: env.sandbox ? undefined : `autolytiq-${envName}` }),
     http: new HttpClient({ dnsServers: env.dnsServers, caFile: env.caFile }),
     exec,
@@ -100,13 +106,34 @@ export function defaultKubeconfig(): string {
   return process.env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config')
 }
 
+/**
+ * Where an environment's state and lock live: local files, or (stateBackend: s3) the shared
+ * bucket with a DynamoDB lock. AUTOLYTIQ_STATE_BACKEND=local forces local files, which is how
+ * the shared backend itself is bootstrapped. Its AWS clients are separate from ctx.clients so
+ * state bookkeeping never counts as a step's AWS call.
+ */
+export function stateStorage(info: ProjectInfo): { backend: StateBackend; lock: EnvLock } {
+  const dir = stateDir(info.root)
+  const sb = info.env.stateBackend
+  if (sb.type === 's3' && process.env.AUTOLYTIQ_STATE_BACKEND !== 'local') {
+    const aws = new AwsClients(awsSettings(info.env))
+    const prefix = `${sb.prefix}/${info.envName}`
+    return {
+      backend: new S3StateBackend(aws, sb.bucket, `${prefix}/state.json`, info.envName),
+      lock: new DynamoLock(aws, sb.lockTable, `${prefix}/lock`, info.envName),
+    }
+  }
+  return { backend: new LocalStateBackend(join(dir, `${info.envName}.json`)), lock: new LocalLock(join(dir, `${info.envName}.lock`), info.envName) }
+}
+
 /** The one factory that wires a command's context: config, clients, state, lock, audit, prompts. */
 export async function buildContext(opts: ContextOptions): Promise<Built> {
   const info = loadProject(opts.env)
   const dir = stateDir(info.root)
-  const state = await StateStore.open(new LocalStateBackend(join(dir, `${info.envName}.json`)), info.envName)
+  const storage = stateStorage(info)
+  const state = await StateStore.open(storage.backend, info.envName)
   const audit: AuditLog = new LocalAuditLog(join(dir, `${info.envName}.audit.jsonl`))
-  const lock: EnvLock = new LocalLock(join(dir, `${info.envName}.lock`), info.envName)
+  const lock = storage.lock
   const yes = Boolean(opts.yes)
   const ctx: Context = {
     root: info.root,

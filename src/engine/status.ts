@@ -1,7 +1,6 @@
-import { join } from 'node:path'
-import { loadProject, stateDir } from './context.js'
-import { LocalLock, staleReason, type LockHolder } from './lock.js'
-import { LocalStateBackend, StateStore, type RunRecord, type StepState } from './state.js'
+import { loadProject, stateStorage } from './context.js'
+import { staleReason, type LockHolder } from './lock.js'
+import { StateStore, type RunRecord, type StepState } from './state.js'
 import { loadRunbook } from './runbook.js'
 import { stepRegistry } from '../steps/index.js'
 
@@ -30,9 +29,9 @@ export interface EnvironmentStatus {
 /** State + lock only: no outside system is contacted. */
 export async function environmentStatus(envFlag: string | undefined, runbookName = 'go-live'): Promise<EnvironmentStatus> {
   const info = loadProject(envFlag)
-  const dir = stateDir(info.root)
-  const store = await StateStore.open(new LocalStateBackend(join(dir, `${info.envName}.json`)), info.envName)
-  const holder = await new LocalLock(join(dir, `${info.envName}.lock`), info.envName).holder()
+  const storage = stateStorage(info)
+  const store = await StateStore.open(storage.backend, info.envName)
+  const holder = await storage.lock.holder()
   const rb = loadRunbook(info.root, runbookName, stepRegistry())
   const states = store.steps(runbookName)
   const steps = rb.steps.map((s) => {

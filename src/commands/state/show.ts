@@ -1,7 +1,6 @@
 import { BaseCommand, describe, envFlag } from '../../cli/base.js'
-import { loadProject, stateDir } from '../../engine/context.js'
-import { LocalStateBackend, StateStore } from '../../engine/state.js'
-import { join } from 'node:path'
+import { loadProject, stateStorage } from '../../engine/context.js'
+import { StateStore } from '../../engine/state.js'
 
 export default class StateShow extends BaseCommand {
   static override summary = "Print the environment's state file (JSON; never holds a secret)."
@@ -12,7 +11,7 @@ export default class StateShow extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(StateShow)
     const info = loadProject(flags.env)
-    const store = await StateStore.open(new LocalStateBackend(join(stateDir(info.root), `${info.envName}.json`)), info.envName)
+    const store = await StateStore.open(stateStorage(info).backend, info.envName)
     this.outJson(store.state)
   }
 }
