@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request } from 'node:https';
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { freePort } from './ports.js';
@@ -56,6 +56,12 @@ export async function ensureK8sBinaries(): Promise<string> {
   return bin;
 }
 
+export interface KubectlResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
 export interface TestKube {
   kubeconfigPath: string;
   /** https://127.0.0.1:PORT */
@@ -66,10 +72,27 @@ export interface TestKube {
   /** The kubectl built with the control plane (same version as the server). */
   kubectlPath: string;
   /** Runs kubectl against this cluster; never throws on a non-zero exit. */
-  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<Result>;
+  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
   /** A fresh client config for @kubernetes/client-node. */
   kubeConfig(): KubeConfig;
   stop(): Promise<void>;
+}
+
+/** Runs kubectl with only the given kubeconfig (never the user's ~/.kube/config); never throws on
+ *  a non-zero exit, so tests can assert on exitCode and stderr. */
+export async function runKubectl(
+  kubectlPath: string,
+  kubeconfigPath: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<KubectlResult> {
+  const r = await execa(kubectlPath, args, {
+    env: { KUBECONFIG: kubeconfigPath },
+    input: opts.input,
+    reject: false,
+    timeout: opts.timeoutMs ?? 60_000,
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** GET on the apiserver without verifying its self-signed serving certificate. */
@@ -226,13 +249,7 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
       token,
       binDir,
       kubectlPath,
-      kubectl: (args, o = {}) =>
-        execa(kubectlPath, args, {
-          env: { KUBECONFIG: kubeconfigPath },
-          input: o.input,
-          reject: false,
-          timeout: o.timeoutMs ?? 60_000,
-        }),
+      kubectl: (args, o = {}) => runKubectl(kubectlPath, kubeconfigPath, args, o),
       kubeConfig,
       stop,
     };

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './ports.js';
-import { spawnProcess } from './proc.js';
+import { spawnProcess, type Proc } from './proc.js';
 import { makeTempDir, removeTempDir } from './tmp.js';
 import { fetchWithTimeout, waitFor } from './wait.js';
 
@@ -105,26 +105,41 @@ export async function startPrometheus(
     throw err;
   }
 
-  const targets = async (): Promise<PrometheusTarget[]> => {
-    const res = await fetchWithTimeout(`${url}/api/v1/targets?state=active`);
-    const body = (await res.json()) as { data: { activeTargets: PrometheusTarget[] } };
-    return body.data.activeTargets;
-  };
   return {
     url,
     port,
     configPath,
-    targets,
-    // Prometheus has no push notification for scrape results: poll its API with a deadline.
-    waitForTarget: (job, o = {}) =>
-      waitFor(
-        `prometheus target ${job} ${o.health ?? 'up'}`,
-        async () => {
-          const ts = (await targets()).filter((t) => t.labels.job === job);
-          return ts.length > 0 && ts.every((t) => t.health === (o.health ?? 'up')) ? ts : undefined;
-        },
-        { timeoutMs: o.timeoutMs ?? 30_000, intervalMs: 250, procs: [proc] },
-      ),
+    targets: () => prometheusTargets(url),
+    waitForTarget: (job, o = {}) => waitForPrometheusTarget(url, job, { ...o, procs: [proc] }),
     stop,
   };
+}
+
+/** Active targets from the HTTP API of the Prometheus at `url`. */
+export async function prometheusTargets(url: string): Promise<PrometheusTarget[]> {
+  const res = await fetchWithTimeout(`${url}/api/v1/targets?state=active`);
+  if (!res.ok) throw new Error(`prometheus /api/v1/targets: HTTP ${res.status}`);
+  const body = (await res.json()) as { data: { activeTargets: PrometheusTarget[] } };
+  return body.data.activeTargets;
+}
+
+/**
+ * Waits until every target of `job` has been scraped with the wanted health. Works from any
+ * process (only needs the URL). Prometheus has no push notification for scrape results, so this
+ * polls its API with a deadline; target discovery alone takes about 5 s after startup.
+ */
+export function waitForPrometheusTarget(
+  url: string,
+  job: string,
+  opts: { health?: 'up' | 'down'; timeoutMs?: number; procs?: Proc[] } = {},
+): Promise<PrometheusTarget[]> {
+  const health = opts.health ?? 'up';
+  return waitFor(
+    `prometheus target ${job} ${health}`,
+    async () => {
+      const ts = (await prometheusTargets(url)).filter((t) => t.labels.job === job);
+      return ts.length > 0 && ts.every((t) => t.health === health) ? ts : undefined;
+    },
+    { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 250, procs: opts.procs },
+  );
 }

@@ -7,6 +7,7 @@
  * For local iteration only: AUTOLYTIQ_HARNESS_SKIP=kube,prometheus,... skips components
  * (names: moto, kube, postgres, redis, prometheus, alertmanager). Nothing is skipped by default.
  */
+import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startAlertmanager, type TestAlertmanager } from '../harness/alertmanager.js';
 import { startKube, type TestKube } from '../harness/kube.js';

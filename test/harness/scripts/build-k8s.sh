@@ -20,6 +20,19 @@ work="$CACHE/k8s-build-$K8S_VERSION"
 mkdir -p "$work"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 step() { printf '[build-k8s %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+command -v go >/dev/null 2>&1 || { echo "build-k8s: go is not installed (needed once to build the control plane)" >&2; exit 1; }
+
+# One build at a time per cache (install-deps.sh and the test setup may both ask for it):
+# a second caller waits here and then finds the binaries built.
+exec 9>"$CACHE/k8s-build-$K8S_VERSION.lock"
+if ! flock -n 9; then
+  step "another build is running; waiting for it"
+  flock 9
+fi
+missing=()
+for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -eq 0 ]; then echo "k8s control plane $K8S_VERSION cached in $OUT"; exit 0; fi
+started=$(date +%s)
 
 if [ ! -x "$OUT/etcd" ]; then
   step "building etcd $ETCD_VERSION (cold: a few minutes)"
@@ -69,5 +82,5 @@ GO
     go build -tags tools -trimpath -ldflags "$ld" -o "$OUT/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$OUT/$b.tmp" "$OUT/$b"
   done
 fi
-step "done: $OUT"
+step "done in $(( $(date +%s) - started ))s: $OUT"
 ls -la "$OUT" >&2
