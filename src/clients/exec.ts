@@ -1,4 +1,4 @@
-import { execa, type Options } from 'execa'
+import type { Options } from 'execa'
 import { ExternalError, UserError } from '../engine/errors.js'
 import { redact } from '../engine/redact.js'
 
@@ -54,6 +54,8 @@ export const exec: Exec = async (file, args, opts = {}) => {
     stripFinalNewline: true,
     stdin: opts.input === undefined ? 'ignore' : 'pipe',
   }
+  // Loaded on first use: execa costs ~150 ms of start-up that `status` or `log` never need.
+  const { execa } = await import('execa')
   const child = execa(file, args, options)
   if (opts.onLine) {
     const onData = (buf: Buffer): void => {
