@@ -1,6 +1,5 @@
 import { Resolver } from 'node:dns/promises'
 import type { Check, Context } from '../engine/types.js'
-import { apiBaseUrl } from './http.js'
 
 /**
  * A resolver on the environment's DNS servers (the sandbox's local server), else the system's.

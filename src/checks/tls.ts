@@ -13,6 +13,17 @@ export const DEFAULT_EXPIRY: ExpiryThresholds = { warnDays: 30, failDays: 7 }
 
 const DAY_MS = 86_400_000
 
+function days(ms: number): string {
+  const n = Math.floor(ms / DAY_MS)
+  return n === 1 ? '1 day' : `${n} days`
+}
+
+/** Under a week, hours matter: "4 d 23 h" rather than a rounded-down "4 days". */
+function timeLeft(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000)
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`
+}
+
 /** Chain, host name and expiry of a presented certificate, judged in that order. */
 export function judgeCertificate(
   cert: PeerCertificate | undefined,
@@ -31,7 +42,7 @@ export function judgeCertificate(
     case undefined:
       break
     case 'CERT_HAS_EXPIRED':
-      return { status: 'fail', detail: `certificate for ${host} expired on ${until} (${-daysLeft} days ago)` }
+      return { status: 'fail', detail: `certificate for ${host} expired on ${until} (${days(now - notAfter)} ago)` }
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return { status: 'fail', detail: `certificate is for ${names}, not ${host} (wrong host)` }
     case 'CERT_NOT_YET_VALID':
@@ -41,7 +52,7 @@ export function judgeCertificate(
   }
   if (notAfter <= now) return { status: 'fail', detail: `certificate for ${host} expired on ${until}` }
   const summary = `valid until ${until} (${daysLeft} days), issuer ${issuer}, names ${names}`
-  if (daysLeft < t.failDays) return { status: 'fail', detail: `certificate for ${host} expires in ${daysLeft} days (${until}); renew it now` }
+  if (daysLeft < t.failDays) return { status: 'fail', detail: `certificate for ${host} expires in ${timeLeft(notAfter - now)} (${until}); renew it now` }
   if (daysLeft < t.warnDays) return { status: 'warn', detail: `certificate for ${host} expires in ${daysLeft} days (${until}); renewal is overdue` }
   return { status: 'pass', detail: summary }
 }

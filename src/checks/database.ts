@@ -1,0 +1,137 @@
+import type { Check, CheckStatus, Context } from '../engine/types.js'
+import { errorMessage } from '../engine/errors.js'
+import { AppSecret, SecretUnavailable } from './secrets.js'
+
+/** A terraform output recorded by terraform.outputs (plain value or terraform's {value} shape). */
+export function terraformOutput(ctx: Context, name: string): string | undefined {
+  const v = ctx.state.outputs('terraform.outputs')?.[name]
+  const value = v && typeof v === 'object' && 'value' in v ? (v as { value: unknown }).value : v
+  return typeof value === 'string' && value ? value : undefined
+}
+
+/** Terraform names the Aurora cluster autolytiq-<env> unless its outputs say otherwise. */
+export function rdsClusterId(ctx: Context): string {
+  return terraformOutput(ctx, 'rds_cluster_id') ?? `autolytiq-${ctx.envName}`
+}
+
+async function describeCluster(ctx: Context, signal: AbortSignal) {
+  const { DescribeDBClustersCommand } = await import('@aws-sdk/client-rds')
+  const rds = await ctx.clients.aws.rds()
+  const id = rdsClusterId(ctx)
+  try {
+    const res = await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }), { abortSignal: signal })
+    return { id, cluster: res.DBClusters?.[0] }
+  } catch (err) {
+    if ((err as { name?: string }).name === 'DBClusterNotFoundFault') return { id, cluster: undefined }
+    throw err
+  }
+}
+
+const SETTLING = new Set(['backing-up', 'modifying', 'upgrading', 'maintenance', 'renaming', 'resetting-master-credentials'])
+
+/** Plan 8.3 / Rollback "Database": the Aurora cluster exists and is available. */
+export function rdsClusterCheck(timeoutMs: number): Check {
+  return {
+    id: 'database.rds',
+    title: 'RDS Aurora cluster available',
+    layer: 'database',
+    timeoutMs,
+    async run(ctx, signal) {
+      const { id, cluster } = await describeCluster(ctx, signal)
+      if (!cluster) return { status: 'fail', detail: `RDS cluster ${id} not found in ${ctx.env.region}` }
+      const status = cluster.Status ?? 'unknown'
+      const about = `${cluster.Engine ?? 'engine?'} ${cluster.EngineVersion ?? ''}, ${cluster.DBClusterMembers?.length ?? 0} instance(s)`.trim()
+      const verdict: CheckStatus = status === 'available' ? 'pass' : SETTLING.has(status) ? 'warn' : 'fail'
+      return { status: verdict, detail: `${id} is ${status} (${about})` }
+    },
+  }
+}
+
+/** Checklist "Database backups scheduled": automated backups kept for at least a week. */
+export function rdsBackupsCheck(timeoutMs: number, minDays = 7): Check {
+  return {
+    id: 'database.backups',
+    title: `RDS automated backups retained >= ${minDays} days`,
+    layer: 'database',
+    timeoutMs,
+    async run(ctx, signal) {
+      const { id, cluster } = await describeCluster(ctx, signal)
+      if (!cluster) return { status: 'fail', detail: `RDS cluster ${id} not found in ${ctx.env.region}` }
+      const days = cluster.BackupRetentionPeriod ?? 0
+      const window = cluster.PreferredBackupWindow ? `, window ${cluster.PreferredBackupWindow}` : ''
+      if (days < 1) return { status: 'fail', detail: `${id} has automated backups disabled` }
+      if (days < minDays) return { status: 'warn', detail: `${id} keeps backups ${days} day(s) only${window}` }
+      return { status: 'pass', detail: `${id} keeps backups ${days} days${window}` }
+    },
+  }
+}
+
+/** Where a connection string points, without its credentials. */
+export function describeTarget(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.hostname}:${u.port || '5432'}${u.pathname.length > 1 ? u.pathname : ''}`
+  } catch {
+    return '(unparseable DATABASE_URL)'
+  }
+}
+
+function describePgError(err: unknown, target: string, timeoutMs: number): string {
+  const e = err as { code?: string; message?: string }
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `PostgreSQL at ${target} refused the connection: the server is down or not listening`
+    case 'ENOTFOUND':
+      return `PostgreSQL host of ${target} does not resolve`
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return `PostgreSQL at ${target} is unreachable from this machine (${e.code}); the database is private to the VPC — run verify from inside it`
+    case '28P01':
+    case '28000':
+      return `PostgreSQL at ${target} rejected the credentials in DATABASE_URL (${e.code}): ${e.message}`
+    case '3D000':
+      return `PostgreSQL at ${target}: ${e.message}`
+  }
+  if (/timeout/i.test(e.message ?? '')) return `PostgreSQL at ${target} did not answer within ${timeoutMs} ms`
+  return `PostgreSQL at ${target}: ${errorMessage(err)}`
+}
+
+/**
+ * Plan 8.3 `echo "SELECT 1" | psql $DATABASE_URL`, with the URL the services really use: the
+ * one External Secrets synced into the cluster, not a copy on the engineer's laptop.
+ */
+export function selectOneCheck(secret: AppSecret, timeoutMs: number): Check {
+  return {
+    id: 'database.select',
+    title: 'PostgreSQL answers SELECT 1 with DATABASE_URL',
+    layer: 'database',
+    timeoutMs,
+    async run(_ctx, signal) {
+      let url: string
+      try {
+        url = await secret.get('DATABASE_URL')
+      } catch (err) {
+        if (err instanceof SecretUnavailable) return { status: 'fail', detail: err.message }
+        throw err
+      }
+      const target = describeTarget(url)
+      const { default: pg } = await import('pg')
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs })
+      client.on('error', () => {}) // a dropped connection surfaces through the pending query
+      const stop = (): void => void client.end().catch(() => {})
+      signal.addEventListener('abort', stop, { once: true })
+      try {
+        const t0 = performance.now()
+        await client.connect()
+        const r = await client.query<{ ok: number }>('SELECT 1 AS ok')
+        if (r.rows[0]?.ok !== 1) return { status: 'fail', detail: `SELECT 1 on ${target} returned ${JSON.stringify(r.rows)}` }
+        return { status: 'pass', detail: `SELECT 1 on ${target} in ${Math.round(performance.now() - t0)} ms` }
+      } catch (err) {
+        return { status: 'fail', detail: describePgError(err, target, timeoutMs) }
+      } finally {
+        signal.removeEventListener('abort', stop)
+        stop()
+      }
+    },
+  }
+}
