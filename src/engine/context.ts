@@ -81,8 +81,16 @@ export function loadProject(envFlag: string | undefined): ProjectInfo {
   const config = loadConfig(root)
   const envName = resolveEnvironmentName(envFlag, config)
   const env = applySandboxRuntime(root, config.environments[envName]!)
-  const catalog = loadCatalog(root)
-  return { root, envName, env, catalog }
+  let catalog: Catalog | undefined
+  return {
+    root,
+    envName,
+    env,
+    // Parsed on first use: `status` and `log` never need the catalog, and start-up time matters.
+    get catalog() {
+      return (catalog ??= loadCatalog(root))
+    },
+  }
 }
 
 export function awsSettings(env: Environment): AwsSettings {
