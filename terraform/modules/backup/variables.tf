@@ -1,0 +1,22 @@
+variable "environment" {
+  type = string
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "retention_days" {
+  description = "How long backups (and their DR copies) are kept."
+  type        = number
+}
+
+variable "cross_region_copy" {
+  description = "Copy every backup to the DR region (prod)."
+  type        = bool
+}
+
+variable "resource_arns" {
+  description = "What AWS Backup protects (the Aurora cluster)."
+  type        = list(string)
+}

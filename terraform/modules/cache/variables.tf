@@ -1,0 +1,45 @@
+variable "name" {
+  description = "Replication group id, e.g. autolytiq-prod."
+  type        = string
+}
+
+variable "vpc_id" {
+  type = string
+}
+
+variable "subnet_ids" {
+  type = list(string)
+}
+
+variable "allowed_security_group_ids" {
+  type = list(string)
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "node_type" {
+  type = string
+}
+
+variable "node_count" {
+  description = "Primary plus replicas (plan: 3 nodes)."
+  type        = number
+  default     = 3
+}
+
+variable "engine_version" {
+  type    = string
+  default = "7.1"
+}
+
+variable "multi_az" {
+  description = "Automatic failover and Multi-AZ (prod)."
+  type        = bool
+}
+
+variable "snapshot_retention_days" {
+  type    = number
+  default = 7
+}

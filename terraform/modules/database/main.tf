@@ -1,0 +1,68 @@
+# Plan 2.3 and 3.1: Aurora PostgreSQL 15, Serverless v2 (2-16 ACU by default), encrypted with the
+# environment's KMS key. The master password is generated here and stored only in state and in the
+# autolytiq/<env>/database secret (module "secrets").
+resource "aws_db_subnet_group" "this" {
+  # The plan's database rollback names this group: <name>-db.
+  name       = "${var.name}-db"
+  subnet_ids = var.subnet_ids
+}
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-db"
+  description = "Aurora PostgreSQL: 5432 from the EKS cluster only"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "postgres" {
+  for_each                     = toset(var.allowed_security_group_ids)
+  security_group_id            = aws_security_group.this.id
+  referenced_security_group_id = each.value
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+}
+
+resource "random_password" "master" {
+  length = 32
+  # Aurora refuses / @ " and space in the master password.
+  special          = true
+  override_special = "!#$%^&*()-_=+[]{}:?"
+}
+
+resource "aws_rds_cluster" "this" {
+  cluster_identifier              = var.name
+  engine                          = "aurora-postgresql"
+  engine_mode                     = "provisioned"
+  engine_version                  = var.engine_version
+  database_name                   = var.database_name
+  master_username                 = var.master_username
+  master_password                 = random_password.master.result
+  db_subnet_group_name            = aws_db_subnet_group.this.name
+  vpc_security_group_ids          = [aws_security_group.this.id]
+  storage_encrypted               = true
+  kms_key_id                      = var.kms_key_arn
+  backup_retention_period         = var.backup_retention_days
+  preferred_backup_window         = "03:00-04:00"
+  copy_tags_to_snapshot           = true
+  deletion_protection             = var.deletion_protection
+  skip_final_snapshot             = !var.deletion_protection
+  final_snapshot_identifier       = "${var.name}-final"
+  enabled_cloudwatch_logs_exports = ["postgresql"]
+
+  serverlessv2_scaling_configuration {
+    min_capacity = var.min_capacity
+    max_capacity = var.max_capacity
+  }
+}
+
+# A writer and (prod) a reader in another AZ; "db.serverless" makes them Serverless v2.
+resource "aws_rds_cluster_instance" "this" {
+  count                        = var.instance_count
+  identifier                   = "${var.name}-${count.index}"
+  cluster_identifier           = aws_rds_cluster.this.id
+  instance_class               = var.instance_class
+  engine                       = aws_rds_cluster.this.engine
+  engine_version               = aws_rds_cluster.this.engine_version
+  db_subnet_group_name         = aws_db_subnet_group.this.name
+  performance_insights_enabled = true
+}

@@ -1,0 +1,73 @@
+variable "name" {
+  description = "Cluster identifier, e.g. autolytiq-prod."
+  type        = string
+}
+
+variable "vpc_id" {
+  type = string
+}
+
+variable "subnet_ids" {
+  type = list(string)
+}
+
+variable "allowed_security_group_ids" {
+  description = "Security groups allowed to connect on 5432 (the EKS cluster's)."
+  type        = list(string)
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "engine_version" {
+  description = "Aurora PostgreSQL 15.x engine version."
+  type        = string
+  validation {
+    condition     = startswith(var.engine_version, "15.")
+    error_message = "The platform runs on PostgreSQL 15 (plan 3.1)."
+  }
+}
+
+variable "instance_class" {
+  description = "db.serverless for Serverless v2; a provisioned class (db.r5.large) pins the capacity instead."
+  type        = string
+  default     = "db.serverless"
+}
+
+variable "instance_count" {
+  description = "Writer plus readers."
+  type        = number
+  default     = 2
+}
+
+variable "min_capacity" {
+  description = "Serverless v2 minimum, in ACU."
+  type        = number
+  default     = 2
+}
+
+variable "max_capacity" {
+  description = "Serverless v2 maximum, in ACU."
+  type        = number
+  default     = 16
+}
+
+variable "database_name" {
+  type    = string
+  default = "autolytiq"
+}
+
+variable "master_username" {
+  type    = string
+  default = "autolytiq_admin"
+}
+
+variable "backup_retention_days" {
+  description = "Automated snapshot retention (1-35 days)."
+  type        = number
+}
+
+variable "deletion_protection" {
+  type = bool
+}

@@ -1,0 +1,55 @@
+variable "cluster_name" {
+  type = string
+}
+
+variable "kubernetes_version" {
+  description = "EKS Kubernetes version (a version in EKS standard support)."
+  type        = string
+}
+
+variable "private_subnet_ids" {
+  type = list(string)
+}
+
+variable "public_subnet_ids" {
+  type = list(string)
+}
+
+variable "public_access_cidrs" {
+  description = "Who may reach the public API endpoint."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "kms_key_arn" {
+  description = "Envelope encryption of Kubernetes Secrets."
+  type        = string
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 90
+}
+
+variable "node_instance_types" {
+  type = object({
+    general  = list(string)
+    database = list(string)
+  })
+}
+
+variable "general_size" {
+  type = object({
+    desired = number
+    min     = number
+    max     = number
+  })
+}
+
+variable "database_size" {
+  type = object({
+    desired = number
+    min     = number
+    max     = number
+  })
+}

@@ -1,0 +1,101 @@
+variable "aws_region" {
+  type = string
+}
+
+variable "environment" {
+  type = string
+}
+
+variable "cluster_name" {
+  type = string
+}
+
+variable "services" {
+  type = list(string)
+}
+
+variable "alert_email" {
+  type = string
+}
+
+variable "vpc_cidr" {
+  type = string
+}
+
+variable "nat_gateway_count" {
+  type = number
+}
+
+variable "eks_version" {
+  type = string
+}
+
+variable "eks_node_instance_types" {
+  type = object({
+    general  = list(string)
+    database = list(string)
+  })
+}
+
+variable "eks_node_desired_size" {
+  type = number
+}
+
+variable "eks_node_min_size" {
+  type = number
+}
+
+variable "eks_node_max_size" {
+  type = number
+}
+
+variable "eks_database_node_size" {
+  type = object({
+    desired = number
+    min     = number
+    max     = number
+  })
+}
+
+variable "db_engine_version" {
+  type = string
+}
+
+variable "db_instance_class" {
+  type = string
+}
+
+variable "db_instance_count" {
+  type = number
+}
+
+variable "db_min_capacity" {
+  type = number
+}
+
+variable "db_max_capacity" {
+  type = number
+}
+
+variable "redis_node_type" {
+  type = string
+}
+
+variable "backup_retention_days" {
+  type = number
+}
+
+variable "multi_az" {
+  description = "Redis automatic failover across AZs."
+  type        = bool
+}
+
+variable "cross_region_backup" {
+  description = "Copy backups to the DR region."
+  type        = bool
+}
+
+variable "protect_data" {
+  description = "Deletion protection for the database, long recovery windows for secrets."
+  type        = bool
+}
