@@ -48,7 +48,10 @@ export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
         enableOfflineQueue: false,
         tls: tls ? { ca: ctx.env.caFile ? [...rootCertificates, readFileSync(ctx.env.caFile, 'utf8')] : undefined, servername: u.hostname } : undefined,
       })
-      client.on('error', () => {}) // reported through connect()/ping()
+      // With retries off, connect() rejects with a bare "Connection is closed"; the reason
+      // (WRONGPASS, TLS, refused) arrives on the error event first.
+      let reason: unknown
+      client.on('error', (e) => (reason ??= e))
       const stop = (): void => client.disconnect()
       signal.addEventListener('abort', stop, { once: true })
       try {
@@ -60,7 +63,7 @@ export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
         const status: CheckStatus = tls ? 'pass' : 'warn'
         return { status, detail: `PONG from ${target} in ${ms} ms${tls ? ' (TLS, AUTH)' : ' — REDIS_URL is not rediss://: traffic is unencrypted'}` }
       } catch (err) {
-        return { status: 'fail', detail: describeRedisError(err, target, timeoutMs) }
+        return { status: 'fail', detail: describeRedisError(reason ?? err, target, timeoutMs) }
       } finally {
         signal.removeEventListener('abort', stop)
         client.disconnect()
