@@ -1,5 +1,6 @@
 // One import for tests: `import { startMoto, watchUntil, ... } from '../harness/index.js'`.
 export * from './ports.js';
+export * from './exit-hooks.js';
 export * from './proc.js';
 export * from './tmp.js';
 export * from './wait.js';

@@ -223,6 +223,12 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
         '--use-service-account-credentials=false',
         '--leader-elect=false',
         '--secure-port=0',
+        // the default client rate limit (20 qps) makes scaling to hundreds of pods take minutes
+        '--kube-api-qps=500',
+        '--kube-api-burst=1000',
+        '--concurrent-deployment-syncs=10',
+        '--concurrent-replicaset-syncs=10',
+        '--concurrent-gc-syncs=40',
       ],
       logDir: dir,
     });

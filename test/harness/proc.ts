@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { onExit } from './exit-hooks.js';
 
 export interface ProcOptions {
   /** Short name used in the log file name and in error messages. */
@@ -42,34 +43,17 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-// Every process group we started and have not reaped yet. Killed synchronously on exit so
-// nothing outlives the test run, even when a test throws or vitest is interrupted.
+// Every process group we started and have not reaped yet. Killed synchronously at exit (see
+// exit-hooks.ts) so nothing outlives the test run, even when a test throws or vitest is
+// interrupted.
 const liveGroups = new Map<number, string>();
-let hooksInstalled = false;
+let hooked = false;
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {
     // ESRCH: the group is already gone
-  }
-}
-
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', killAllProcesses);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      killAllProcesses();
-      // Only re-raise when nobody else (e.g. vitest) handles the signal, so we keep the
-      // default "die on signal" behaviour without overriding another handler's decision.
-      if (process.listenerCount(sig) === 1) {
-        process.off(sig, onSignal);
-        process.kill(process.pid, sig);
-      }
-    };
-    process.on(sig, onSignal);
   }
 }
 
@@ -88,16 +72,27 @@ export function readLogTail(path: string, lines = 40): string {
   }
 }
 
+// `setpriv --pdeathsig KILL` (util-linux) makes the kernel kill a component when the process
+// that spawned it dies, even by SIGKILL, where no exit hook can run. Without setpriv the exit
+// hooks above are the only safety net.
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
 /**
  * Spawns a long-running component in its own process group (detached), logging to a file.
  * Its own group lets stop() take down helpers it forks (runuser, shims, workers) too.
  */
 export function spawnProcess(opts: ProcOptions): Proc {
-  installExitHooks();
+  if (!hooked) {
+    hooked = true;
+    onExit(killAllProcesses);
+  }
   const logPath = join(opts.logDir, `${opts.name}.log`);
   const fd = openSync(logPath, 'a');
   writeSync(fd, `### ${new Date().toISOString()} ${opts.command} ${opts.args.join(' ')}\n`);
-  const child = spawn(opts.command, opts.args, {
+  const [command, args] = SETPRIV
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', opts.command, ...opts.args]]
+    : [opts.command, opts.args];
+  const child = spawn(command, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', fd, fd],

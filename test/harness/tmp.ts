@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onExit } from './exit-hooks.js';
 
 /** Temp dirs created by this process; removed on stop and, as a last resort, at process exit. */
 const live = new Set<string>();
@@ -12,9 +13,9 @@ const keep = () => process.env.AUTOLYTIQ_KEEP_TMP === '1';
 export function makeTempDir(name: string): string {
   if (!hooked) {
     hooked = true;
-    process.on('exit', () => {
+    onExit(() => {
       for (const dir of live) removeTempDir(dir);
-    });
+    }, 10);
   }
   const dir = mkdtempSync(join(tmpdir(), `autolytiq-${name}-`));
   live.add(dir);
