@@ -1,0 +1,257 @@
+import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node'
+import type { KubeClients } from '../clients/kube.js'
+import { StepFailedError } from '../engine/errors.js'
+import { liveList, type LiveList } from './informer.js'
+import { describeFailure, podFailures, withLogs, type PodFailure } from './pods.js'
+
+export interface RolloutStatus {
+  name: string
+  done: boolean
+  /** kubectl rollout status' wording: what the rollout is waiting for. */
+  message: string
+  /** Set when the Deployment controller gave up (progressDeadlineSeconds exceeded). */
+  failed?: string
+  revision?: number
+  desired: number
+  updated: number
+  available: number
+}
+
+const REVISION = 'deployment.kubernetes.io/revision'
+
+/** Has the Deployment controller acted on the latest spec? Until then status describes the old one. */
+export function specObserved(d: V1Deployment): boolean {
+  return (d.metadata?.generation ?? 0) <= (d.status?.observedGeneration ?? 0)
+}
+
+/** Where one Deployment's rollout stands — the same rules as `kubectl rollout status`. Pure. */
+export function deploymentRolloutStatus(d: V1Deployment): RolloutStatus {
+  const name = d.metadata?.name ?? '?'
+  const s = d.status ?? {}
+  const desired = d.spec?.replicas ?? 1
+  const base = {
+    name,
+    desired,
+    updated: s.updatedReplicas ?? 0,
+    available: s.availableReplicas ?? 0,
+    revision: Number(d.metadata?.annotations?.[REVISION]) || undefined,
+  }
+  if (!specObserved(d)) return { ...base, done: false, message: 'waiting for the new spec to be observed' }
+  const progressing = s.conditions?.find((c) => c.type === 'Progressing')
+  if (progressing?.reason === 'ProgressDeadlineExceeded')
+    return { ...base, done: false, message: 'progress deadline exceeded', failed: progressing.message ?? `deployment "${name}" exceeded its progress deadline` }
+  if (base.updated < desired) return { ...base, done: false, message: `${base.updated} of ${desired} updated replicas` }
+  if ((s.replicas ?? 0) > base.updated) return { ...base, done: false, message: `${(s.replicas ?? 0) - base.updated} old replicas pending termination` }
+  if (base.available < base.updated) return { ...base, done: false, message: `${base.available} of ${base.updated} updated replicas available` }
+  return { ...base, done: true, message: `rolled out (revision ${base.revision ?? '?'})` }
+}
+
+/** The ReplicaSet of the Deployment's current revision (the rollout's new pods). Pure. */
+export function currentReplicaSet(d: V1Deployment, replicaSets: ReadonlyArray<V1ReplicaSet>): V1ReplicaSet | undefined {
+  const revision = d.metadata?.annotations?.[REVISION]
+  if (!revision) return undefined
+  return replicaSets.find((rs) => rs.metadata?.annotations?.[REVISION] === revision && rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid))
+}
+
+/** Pods created by `rs` and not being deleted. Pure. */
+export function podsOf(rs: V1ReplicaSet, pods: ReadonlyArray<V1Pod>): V1Pod[] {
+  return pods.filter((p) => !p.metadata?.deletionTimestamp && p.metadata?.ownerReferences?.some((o) => o.uid === rs.metadata?.uid))
+}
+
+export interface WaitForRolloutsOptions {
+  namespace: string
+  deployments: string[]
+  /** Overall deadline; each Deployment's own progressDeadlineSeconds is honoured within it. Default 10 min. */
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Per-deployment progress, one line per change. */
+  log?: (line: string) => void
+  /** Fail at the first CrashLoopBackOff/ImagePullBackOff/... of a new pod (default true). */
+  failFast?: boolean
+  /** How long to try for the failing container's last logs (default 1.5 s). */
+  logTimeoutMs?: number
+}
+
+export interface RolloutResult {
+  name: string
+  revision?: number
+  images: string[]
+  replicas: number
+}
+
+/** A rollout that cannot succeed: names the Deployment and the failing pods. */
+export class RolloutFailedError extends StepFailedError {
+  constructor(
+    message: string,
+    readonly deployment: string,
+    readonly failures: PodFailure[],
+    next?: string,
+  ) {
+    super(message, next)
+  }
+}
+
+/**
+ * Waits for every Deployment's rollout concurrently, driven by watches on Deployments,
+ * ReplicaSets and Pods (no sleeping). Fails fast when a pod of a rollout's new ReplicaSet is in
+ * CrashLoopBackOff, ImagePullBackOff, ErrImagePull or CreateContainerConfigError, reporting pod,
+ * reason, restart count and the last termination message or logs; fails when a Deployment
+ * exceeds its progressDeadlineSeconds; fails after `timeoutMs` naming what is still waiting.
+ */
+export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOptions): Promise<RolloutResult[]> {
+  const { namespace } = opts
+  const failFast = opts.failFast ?? true
+  const timeoutMs = opts.timeoutMs ?? 10 * 60_000
+  const log = opts.log ?? (() => undefined)
+  const apps = await kube.apps()
+  const core = await kube.core()
+
+  let settle: { resolve: (r: RolloutResult[]) => void; reject: (e: unknown) => void } | undefined
+  const result = new Promise<RolloutResult[]>((resolve, reject) => (settle = { resolve, reject }))
+  let settled = false
+  const finish = (fn: () => void): void => {
+    if (settled) return
+    settled = true
+    fn()
+  }
+  const lastMessage = new Map<string, string>()
+  let scheduled = false
+  const schedule = (): void => {
+    if (scheduled || settled) return
+    scheduled = true
+    setImmediate(() => {
+      scheduled = false
+      evaluate()
+    })
+  }
+  const reconnect = (what: string) => (reason: string) => log(`watch on ${what} interrupted (${reason}); reconnecting`)
+
+  let deployments: LiveList<V1Deployment> | undefined
+  let replicaSets: LiveList<V1ReplicaSet> | undefined
+  let pods: LiveList<V1Pod> | undefined
+
+  const fail = (deployment: string, failures: PodFailure[]): void => {
+    if (settled) return
+    settled = true
+    // logs are best effort and bounded; the failure is already decided
+    void withLogs(kube, failures, opts.logTimeoutMs ?? 1500).then((withText) => {
+      const what = withText.map(describeFailure).join('\n')
+      settle!.reject(
+        new RolloutFailedError(
+          `rollout of ${deployment} in ${namespace} failed:\n${what}`,
+          deployment,
+          withText,
+          `fix the image or configuration of ${deployment} (or roll it back: \`autolytiq rollback --service ${deployment}\`), then re-run`,
+        ),
+      )
+    })
+  }
+
+  const evaluate = (): void => {
+    if (settled || !deployments || !replicaSets || !pods) return
+    const statuses: RolloutStatus[] = []
+    for (const name of opts.deployments) {
+      const d = deployments.get(name, namespace)
+      if (!d) {
+        finish(() =>
+          settle!.reject(new StepFailedError(`deployment ${name} does not exist in namespace ${namespace}`, 'apply the manifests first: `autolytiq deploy --only k8s.deploy`')),
+        )
+        return
+      }
+      const st = deploymentRolloutStatus(d)
+      statuses.push(st)
+      if (lastMessage.get(name) !== st.message) {
+        lastMessage.set(name, st.message)
+        log(`${name}: ${st.message}`)
+      }
+      // Only the new ReplicaSet's pods count, and only once the controller has seen the new spec:
+      // an old revision's crash-looping pods must not fail a rollout that replaces them.
+      const rs = currentReplicaSet(d, replicaSets.items())
+      const failures = failFast && rs && !st.done && specObserved(d) ? podsOf(rs, pods.items()).flatMap(podFailures) : []
+      if (failures.length) return fail(name, failures)
+      if (st.failed) {
+        const stuck = rs ? podsOf(rs, pods.items()).flatMap(podFailures) : []
+        if (stuck.length) return fail(name, stuck)
+        finish(() =>
+          settle!.reject(
+            new RolloutFailedError(`rollout of ${name} in ${namespace} failed: ${st.failed}`, name, [], `look at \`kubectl describe deployment ${name} -n ${namespace}\` and its pods' events`),
+          ),
+        )
+        return
+      }
+    }
+    if (statuses.every((s) => s.done)) {
+      finish(() =>
+        settle!.resolve(
+          opts.deployments.map((name) => {
+            const d = deployments!.get(name, namespace)!
+            return {
+              name,
+              revision: Number(d.metadata?.annotations?.[REVISION]) || undefined,
+              images: (d.spec?.template.spec?.containers ?? []).map((c) => c.image ?? ''),
+              replicas: d.spec?.replicas ?? 1,
+            }
+          }),
+        ),
+      )
+    }
+  }
+
+  const timer = setTimeout(() => {
+    const waiting = opts.deployments
+      .map((n) => deployments?.get(n, namespace))
+      .filter((d): d is V1Deployment => Boolean(d))
+      .map(deploymentRolloutStatus)
+      .filter((s) => !s.done)
+    finish(() =>
+      settle!.reject(
+        new StepFailedError(
+          `rollout not finished after ${Math.round(timeoutMs / 1000)} s in ${namespace}: ${waiting.map((s) => `${s.name} (${s.message})`).join(', ') || 'watches did not report'}`,
+          'check the pods (`kubectl get pods -n ' + namespace + '`) and re-run; finished deployments are not touched again',
+        ),
+      ),
+    )
+  }, timeoutMs)
+  const onAbort = (): void => finish(() => settle!.reject(opts.signal?.reason ?? new Error('rollout wait aborted')))
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+
+  try {
+    ;[deployments, replicaSets, pods] = await Promise.all([
+      liveList<V1Deployment>(kube, `/apis/apps/v1/namespaces/${namespace}/deployments`, () => apps.listNamespacedDeployment({ namespace }), {
+        onChange: schedule,
+        onReconnect: reconnect('deployments'),
+      }),
+      liveList<V1ReplicaSet>(kube, `/apis/apps/v1/namespaces/${namespace}/replicasets`, () => apps.listNamespacedReplicaSet({ namespace }), {
+        onChange: schedule,
+        onReconnect: reconnect('replicasets'),
+      }),
+      liveList<V1Pod>(kube, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace }), {
+        onChange: schedule,
+        onReconnect: reconnect('pods'),
+      }),
+    ])
+    schedule()
+    return await result
+  } finally {
+    clearTimeout(timer)
+    opts.signal?.removeEventListener('abort', onAbort)
+    await Promise.all([deployments?.stop(), replicaSets?.stop(), pods?.stop()])
+  }
+}
+
+/** One look at the rollouts (no waiting): for check() — are they all finished and healthy? */
+export async function rolloutStatuses(kube: KubeClients, namespace: string, names: string[]): Promise<(RolloutStatus & { failures: PodFailure[] })[]> {
+  const apps = await kube.apps()
+  const core = await kube.core()
+  const [deps, rss, pods] = await Promise.all([
+    apps.listNamespacedDeployment({ namespace }),
+    apps.listNamespacedReplicaSet({ namespace }),
+    core.listNamespacedPod({ namespace }),
+  ])
+  return names.map((name) => {
+    const d = deps.items.find((x) => x.metadata?.name === name)
+    if (!d) return { name, done: false, message: 'does not exist', desired: 0, updated: 0, available: 0, failures: [] }
+    const rs = currentReplicaSet(d, rss.items)
+    return { ...deploymentRolloutStatus(d), failures: rs ? podsOf(rs, pods.items).flatMap(podFailures) : [] }
+  })
+}
