@@ -1,20 +1,21 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { request } from 'node:https';
-import { execa } from 'execa';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
-import { freePort } from './ports.js';
-import { spawnProcess, type Proc } from './proc.js';
-import { makeTempDir, removeTempDir } from './tmp.js';
-import { fetchWithTimeout, waitFor } from './wait.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { request } from 'node:https'
+import { execa } from 'execa'
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
+import { stringify } from 'yaml'
+import { freePort } from './ports.js'
+import { spawnProcess, type Proc } from './proc.js'
+import { makeTempDir, removeTempDir } from './tmp.js'
+import { fetchWithTimeout, waitFor } from './wait.js'
 
-export const K8S_VERSION = process.env.K8S_VERSION ?? 'v1.34.4';
-const K8S_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
-const BUILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'scripts', 'build-k8s.sh');
+export const K8S_VERSION = process.env.K8S_VERSION ?? 'v1.34.4'
+const K8S_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const
+// src/sandbox/components and dist/sandbox/components are both three levels below the repo root
+const BUILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'harness', 'scripts', 'build-k8s.sh')
 
 /**
  * Controllers a test cluster runs. No scheduler (the node simulator binds pods), no kubelet, no
@@ -28,11 +29,11 @@ export const KUBE_CONTROLLERS = [
   'garbage-collector-controller',
   'namespace-controller',
   'serviceaccount-controller',
-];
+]
 
 export function k8sBinDir(): string {
-  const cache = process.env.AUTOLYTIQ_CACHE ?? join(homedir(), '.cache', 'autolytiq');
-  return join(cache, `k8s-${K8S_VERSION}`, 'bin');
+  const cache = process.env.AUTOLYTIQ_CACHE ?? join(homedir(), '.cache', 'autolytiq')
+  return join(cache, `k8s-${K8S_VERSION}`, 'bin')
 }
 
 /**
@@ -41,41 +42,41 @@ export function k8sBinDir(): string {
  * progress goes to our stderr). Cached binaries return immediately without spawning anything.
  */
 export async function ensureK8sBinaries(): Promise<string> {
-  const bin = k8sBinDir();
-  if (K8S_BINARIES.every((b) => existsSync(join(bin, b)))) return bin;
-  process.stderr.write(`[harness] building the Kubernetes ${K8S_VERSION} control plane (cached afterwards)\n`);
+  const bin = k8sBinDir()
+  if (K8S_BINARIES.every((b) => existsSync(join(bin, b)))) return bin
+  process.stderr.write(`[harness] building the Kubernetes ${K8S_VERSION} control plane (cached afterwards)\n`)
   const r = await execa('bash', [BUILD_SCRIPT], {
     env: { K8S_VERSION },
     stdout: 'inherit',
     stderr: 'inherit',
     reject: false,
-  });
-  if (r.exitCode !== 0) throw new Error(`build-k8s.sh failed with exit code ${r.exitCode}`);
-  const missing = K8S_BINARIES.filter((b) => !existsSync(join(bin, b)));
-  if (missing.length) throw new Error(`build-k8s.sh finished but ${missing.join(', ')} missing in ${bin}`);
-  return bin;
+  })
+  if (r.exitCode !== 0) throw new Error(`build-k8s.sh failed with exit code ${r.exitCode}`)
+  const missing = K8S_BINARIES.filter((b) => !existsSync(join(bin, b)))
+  if (missing.length) throw new Error(`build-k8s.sh finished but ${missing.join(', ')} missing in ${bin}`)
+  return bin
 }
 
 export interface KubectlResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
+  exitCode: number
+  stdout: string
+  stderr: string
 }
 
 export interface TestKube {
-  kubeconfigPath: string;
+  kubeconfigPath: string
   /** https://127.0.0.1:PORT */
-  server: string;
+  server: string
   /** Static bearer token of a system:masters user. */
-  token: string;
-  binDir: string;
+  token: string
+  binDir: string
   /** The kubectl built with the control plane (same version as the server). */
-  kubectlPath: string;
+  kubectlPath: string
   /** Runs kubectl against this cluster; never throws on a non-zero exit. */
-  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
+  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>
   /** A fresh client config for @kubernetes/client-node. */
-  kubeConfig(): KubeConfig;
-  stop(): Promise<void>;
+  kubeConfig(): KubeConfig
+  stop(): Promise<void>
 }
 
 /** Runs kubectl with only the given kubeconfig (never the user's ~/.kube/config); never throws on
@@ -91,27 +92,23 @@ export async function runKubectl(
     input: opts.input,
     reject: false,
     timeout: opts.timeoutMs ?? 60_000,
-  });
-  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  })
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
 /** GET on the apiserver without verifying its self-signed serving certificate. */
 function apiGet(url: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 2000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+    const req = request(url, { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 export function writeKubeconfig(path: string, server: string, token: string): void {
@@ -122,8 +119,8 @@ export function writeKubeconfig(path: string, server: string, token: string): vo
     users: [{ name: 'admin', user: { token } }],
     contexts: [{ name: 'autolytiq-test', context: { cluster: 'autolytiq-test', user: 'admin', namespace: 'default' } }],
     'current-context': 'autolytiq-test',
-  };
-  writeFileSync(path, stringify(cfg), { mode: 0o600 });
+  }
+  writeFileSync(path, stringify(cfg), { mode: 0o600 })
 }
 
 /**
@@ -132,20 +129,20 @@ export function writeKubeconfig(path: string, server: string, token: string): vo
  * ServiceAccount (proof that its controllers run).
  */
 export async function startKube(opts: { binDir?: string; timeoutMs?: number } = {}): Promise<TestKube> {
-  const binDir = opts.binDir ?? (await ensureK8sBinaries());
-  const timeoutMs = opts.timeoutMs ?? 120_000;
-  const dir = makeTempDir('kube');
-  const procs: Proc[] = [];
+  const binDir = opts.binDir ?? (await ensureK8sBinaries())
+  const timeoutMs = opts.timeoutMs ?? 120_000
+  const dir = makeTempDir('kube')
+  const procs: Proc[] = []
   const stop = async () => {
     // reverse start order: controllers, apiserver, then etcd
-    for (const p of [...procs].reverse()) await p.stop();
-    removeTempDir(dir);
-  };
+    for (const p of [...procs].reverse()) await p.stop()
+    removeTempDir(dir)
+  }
 
   try {
     // --- etcd ---
-    const etcdPort = await freePort();
-    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcdPort = await freePort()
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`
     const etcd = spawnProcess({
       name: 'etcd',
       command: join(binDir, 'etcd'),
@@ -158,27 +155,27 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
         '--log-level=warn',
       ],
       logDir: dir,
-    });
-    procs.push(etcd);
+    })
+    procs.push(etcd)
     await waitFor(
       'etcd',
       async () => {
-        const res = await fetchWithTimeout(`${etcdUrl}/health`);
-        return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+        const res = await fetchWithTimeout(`${etcdUrl}/health`)
+        return res.ok && ((await res.json()) as { health?: string }).health === 'true'
       },
       { timeoutMs, procs: [etcd] },
-    );
+    )
 
     // --- kube-apiserver ---
-    const port = await freePort();
-    const server = `https://127.0.0.1:${port}`;
-    const token = randomBytes(24).toString('hex');
+    const port = await freePort()
+    const server = `https://127.0.0.1:${port}`
+    const token = randomBytes(24).toString('hex')
     // service account signing keys are made per run; nothing secret is kept in the repo
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-    writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
-    mkdirSync(join(dir, 'apiserver-certs'));
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+    writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }))
+    writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 })
+    mkdirSync(join(dir, 'apiserver-certs'))
     const apiserver = spawnProcess({
       name: 'kube-apiserver',
       command: join(binDir, 'kube-apiserver'),
@@ -199,19 +196,19 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
         '--endpoint-reconciler-type=none',
       ],
       logDir: dir,
-    });
-    procs.push(apiserver);
+    })
+    procs.push(apiserver)
     await waitFor(
       'kube-apiserver /readyz',
       async () => {
-        const r = await apiGet(`${server}/readyz`, token);
-        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 300)}`);
-        return true;
+        const r = await apiGet(`${server}/readyz`, token)
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 300)}`)
+        return true
       },
       { timeoutMs, intervalMs: 250, procs: [etcd, apiserver] },
-    );
-    const kubeconfigPath = join(dir, 'kubeconfig');
-    writeKubeconfig(kubeconfigPath, server, token);
+    )
+    const kubeconfigPath = join(dir, 'kubeconfig')
+    writeKubeconfig(kubeconfigPath, server, token)
 
     // --- kube-controller-manager ---
     const kcm = spawnProcess({
@@ -231,24 +228,24 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
         '--concurrent-gc-syncs=40',
       ],
       logDir: dir,
-    });
-    procs.push(kcm);
+    })
+    procs.push(kcm)
 
     const kubeConfig = () => {
-      const kc = new KubeConfig();
-      kc.loadFromFile(kubeconfigPath);
-      return kc;
-    };
-    const core = kubeConfig().makeApiClient(CoreV1Api);
+      const kc = new KubeConfig()
+      kc.loadFromFile(kubeconfigPath)
+      return kc
+    }
+    const core = kubeConfig().makeApiClient(CoreV1Api)
     // The serviceaccount controller creates "default" in every namespace once its informers
     // have synced: a cheap signal that the controller manager is up and reconciling.
     await waitFor(
       'kube-controller-manager (default ServiceAccount)',
       async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata?.name,
       { timeoutMs, intervalMs: 250, procs: [etcd, apiserver, kcm] },
-    );
+    )
 
-    const kubectlPath = join(binDir, 'kubectl');
+    const kubectlPath = join(binDir, 'kubectl')
     return {
       kubeconfigPath,
       server,
@@ -258,9 +255,9 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
       kubectl: (args, o = {}) => runKubectl(kubectlPath, kubeconfigPath, args, o),
       kubeConfig,
       stop,
-    };
+    }
   } catch (err) {
-    await stop();
-    throw err;
+    await stop()
+    throw err
   }
 }

@@ -1,28 +1,28 @@
-import { freePort } from './ports.js';
-import { spawnProcess } from './proc.js';
-import { makeTempDir, removeTempDir } from './tmp.js';
-import { fetchWithTimeout, waitFor } from './wait.js';
+import { freePort } from './ports.js'
+import { spawnProcess } from './proc.js'
+import { makeTempDir, removeTempDir } from './tmp.js'
+import { fetchWithTimeout, waitFor } from './wait.js'
 
 /** Client config for every AWS SDK v3 client (forcePathStyle only matters to S3). */
 export interface AwsTestConfig {
-  endpoint: string;
-  region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
-  forcePathStyle: boolean;
+  endpoint: string
+  region: string
+  credentials: { accessKeyId: string; secretAccessKey: string }
+  forcePathStyle: boolean
 }
 
 export interface Moto {
-  endpoint: string;
-  port: number;
+  endpoint: string
+  port: number
   /** Wipes every resource in every service (POST /moto-api/reset). */
-  reset(): Promise<void>;
-  awsConfig(): AwsTestConfig;
+  reset(): Promise<void>
+  awsConfig(): AwsTestConfig
   /** Env for child processes (terraform, the CLI) so their SDKs hit moto. */
-  awsEnv(): Record<string, string>;
-  stop(): Promise<void>;
+  awsEnv(): Record<string, string>
+  stop(): Promise<void>
 }
 
-export const MOTO_REGION = 'us-east-1';
+export const MOTO_REGION = 'us-east-1'
 
 export function awsConfigFor(endpoint: string): AwsTestConfig {
   return {
@@ -30,7 +30,7 @@ export function awsConfigFor(endpoint: string): AwsTestConfig {
     region: MOTO_REGION,
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     forcePathStyle: true,
-  };
+  }
 }
 
 export function awsEnvFor(endpoint: string): Record<string, string> {
@@ -41,13 +41,13 @@ export function awsEnvFor(endpoint: string): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_EC2_METADATA_DISABLED: 'true',
-  };
+  }
 }
 
 export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto> {
-  const dir = makeTempDir('moto');
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const dir = makeTempDir('moto')
+  const port = await freePort()
+  const endpoint = `http://127.0.0.1:${port}`
   const proc = spawnProcess({
     name: 'moto',
     command: 'moto_server',
@@ -55,31 +55,31 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
     logDir: dir,
     // moto writes nothing else to disk; keep python from buffering its log lines
     env: { PYTHONUNBUFFERED: '1' },
-  });
+  })
   const stop = async () => {
-    await proc.stop();
-    removeTempDir(dir);
-  };
+    await proc.stop()
+    removeTempDir(dir)
+  }
   try {
     // python + moto imports take a few seconds on a cold cache
     await waitFor('moto_server', async () => (await fetchWithTimeout(`${endpoint}/moto-api/`)).ok, {
       timeoutMs: opts.timeoutMs ?? 60_000,
       intervalMs: 200,
       procs: [proc],
-    });
+    })
   } catch (err) {
-    await stop();
-    throw err;
+    await stop()
+    throw err
   }
   return {
     endpoint,
     port,
     async reset() {
-      const res = await fetchWithTimeout(`${endpoint}/moto-api/reset`, { method: 'POST' }, 10_000);
-      if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`);
+      const res = await fetchWithTimeout(`${endpoint}/moto-api/reset`, { method: 'POST' }, 10_000)
+      if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`)
     },
     awsConfig: () => awsConfigFor(endpoint),
     awsEnv: () => awsEnvFor(endpoint),
     stop,
-  };
+  }
 }

@@ -1,14 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  ApiException,
-  CoreV1Api,
-  type KubeConfig,
-  makeInformer,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Container,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { createHash, randomBytes } from 'node:crypto'
+import { ApiException, CoreV1Api, type KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node'
 
 /**
  * Stands in for a kubelet (there is none: no container runtime here). Watches pods through an
@@ -32,127 +23,127 @@ import {
  * port-forward, probes, resource accounting, OnFailure restarts of Job containers.
  */
 
-export type SimulatedOutcome = 'running' | 'crash' | 'image-pull-backoff' | 'succeeded' | 'failed';
+export type SimulatedOutcome = 'running' | 'crash' | 'image-pull-backoff' | 'succeeded' | 'failed'
 
 export interface NodeSimulatorOptions {
-  kubeConfig: KubeConfig;
-  nodeName?: string;
+  kubeConfig: KubeConfig
+  nodeName?: string
   /** How often a crash-looping container's restartCount goes up (default 1000 ms). */
-  crashRestartIntervalMs?: number;
+  crashRestartIntervalMs?: number
   /** Parallel API calls (default 16). */
-  concurrency?: number;
+  concurrency?: number
   /** Record kubelet-like Events (default true). */
-  events?: boolean;
+  events?: boolean
 }
 
 export interface NodeSimulator {
-  nodeName: string;
+  nodeName: string
   /** Counters, and the last few API errors (retried automatically). */
-  stats(): { bound: number; statusPatched: number; deleted: number; restarts: number; errors: string[] };
-  stop(): Promise<void>;
+  stats(): { bound: number; statusPatched: number; deleted: number; restarts: number; errors: string[] }
+  stop(): Promise<void>
 }
 
 /** The tag of an image reference ('repo/app:v1-crash' -> 'v1-crash'; no tag -> 'latest'). */
 export function imageTag(image: string): string {
-  const ref = image.split('@')[0] ?? image;
-  const last = ref.split('/').pop() ?? ref;
-  const i = last.indexOf(':');
-  return i === -1 ? 'latest' : last.slice(i + 1);
+  const ref = image.split('@')[0] ?? image
+  const last = ref.split('/').pop() ?? ref
+  const i = last.indexOf(':')
+  return i === -1 ? 'latest' : last.slice(i + 1)
 }
 
-const isJobPod = (pod: V1Pod) => (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'Job');
+const isJobPod = (pod: V1Pod) => (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'Job')
 
 /** What a container of `pod` running `image` does on this simulated node. */
 export function containerOutcome(pod: V1Pod, image: string): SimulatedOutcome {
-  const tag = imageTag(image);
-  if (tag.includes('missing')) return 'image-pull-backoff';
-  if (isJobPod(pod)) return image.includes('fail') || tag.includes('crash') ? 'failed' : 'succeeded';
-  if (tag.includes('crash')) return 'crash';
-  return 'running';
+  const tag = imageTag(image)
+  if (tag.includes('missing')) return 'image-pull-backoff'
+  if (isJobPod(pod)) return image.includes('fail') || tag.includes('crash') ? 'failed' : 'succeeded'
+  if (tag.includes('crash')) return 'crash'
+  return 'running'
 }
 
-const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const apiCode = (err: unknown) => (err instanceof ApiException ? err.code : undefined);
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+const sha = (s: string) => createHash('sha256').update(s).digest('hex')
+const apiCode = (err: unknown) => (err instanceof ApiException ? err.code : undefined)
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 
 export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<NodeSimulator> {
-  const nodeName = opts.nodeName ?? 'sim-node-1';
-  const nodeIP = '10.0.1.1';
-  const core = opts.kubeConfig.makeApiClient(CoreV1Api);
-  const concurrency = opts.concurrency ?? 16;
-  const crashEvery = opts.crashRestartIntervalMs ?? 1000;
-  const counters = { bound: 0, statusPatched: 0, deleted: 0, restarts: 0 };
-  const errors: string[] = [];
-  let stopped = false;
+  const nodeName = opts.nodeName ?? 'sim-node-1'
+  const nodeIP = '10.0.1.1'
+  const core = opts.kubeConfig.makeApiClient(CoreV1Api)
+  const concurrency = opts.concurrency ?? 16
+  const crashEvery = opts.crashRestartIntervalMs ?? 1000
+  const counters = { bound: 0, statusPatched: 0, deleted: 0, restarts: 0 }
+  const errors: string[] = []
+  let stopped = false
 
-  await registerNode(core, nodeName, nodeIP);
+  await registerNode(core, nodeName, nodeIP)
 
   // --- per-pod bookkeeping (keyed by uid) ---
-  let nextIp = 2;
-  const podIPs = new Map<string, string>();
+  let nextIp = 2
+  const podIPs = new Map<string, string>()
   const allocIp = (uid: string) => {
-    let ip = podIPs.get(uid);
+    let ip = podIPs.get(uid)
     if (!ip) {
-      ip = `10.244.${Math.floor(nextIp / 254) % 256}.${(nextIp % 254) + 1}`;
-      nextIp++;
-      podIPs.set(uid, ip);
+      ip = `10.244.${Math.floor(nextIp / 254) % 256}.${(nextIp % 254) + 1}`
+      nextIp++
+      podIPs.set(uid, ip)
     }
-    return ip;
-  };
-  const crashTimers = new Map<string, NodeJS.Timeout>();
-  const crashCounts = new Map<string, number>();
-  const deleteRequested = new Set<string>();
-  const startedAt = new Map<string, string>();
-  const retries = new Map<string, number>();
+    return ip
+  }
+  const crashTimers = new Map<string, NodeJS.Timeout>()
+  const crashCounts = new Map<string, number>()
+  const deleteRequested = new Set<string>()
+  const startedAt = new Map<string, string>()
+  const retries = new Map<string, number>()
 
-  const informer = makeInformer(opts.kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces());
+  const informer = makeInformer(opts.kubeConfig, '/api/v1/pods', () => core.listPodForAllNamespaces())
 
   // --- a small work queue (client-go semantics): a key is processed by one worker at a time;
   // events arriving meanwhile mark it dirty and it is processed again with the latest object.
-  const queue: string[] = [];
-  const dirty = new Set<string>();
-  const processing = new Set<string>();
-  let active = 0;
-  let idle: (() => void) | undefined;
+  const queue: string[] = []
+  const dirty = new Set<string>()
+  const processing = new Set<string>()
+  let active = 0
+  let idle: (() => void) | undefined
   const add = (key: string) => {
-    if (stopped || dirty.has(key)) return;
-    dirty.add(key);
-    if (!processing.has(key)) queue.push(key);
-    pump();
-  };
+    if (stopped || dirty.has(key)) return
+    dirty.add(key)
+    if (!processing.has(key)) queue.push(key)
+    pump()
+  }
   const pump = () => {
     while (!stopped && active < concurrency && queue.length > 0) {
-      const key = queue.shift() as string;
-      dirty.delete(key);
-      processing.add(key);
-      active++;
+      const key = queue.shift() as string
+      dirty.delete(key)
+      processing.add(key)
+      active++
       handle(key)
         .then(() => retries.delete(key))
         .catch((err: unknown) => {
-          const msg = `${key}: ${err instanceof Error ? err.message : String(err)}`;
-          errors.push(msg);
-          if (errors.length > 20) errors.shift();
+          const msg = `${key}: ${err instanceof Error ? err.message : String(err)}`
+          errors.push(msg)
+          if (errors.length > 20) errors.shift()
           // back off and retry: the informer will not send a new event for a failed call
-          const n = (retries.get(key) ?? 0) + 1;
-          retries.set(key, n);
-          if (n <= 8) setTimeout(() => add(key), Math.min(100 * 2 ** n, 5000)).unref();
+          const n = (retries.get(key) ?? 0) + 1
+          retries.set(key, n)
+          if (n <= 8) setTimeout(() => add(key), Math.min(100 * 2 ** n, 5000)).unref()
         })
         .finally(() => {
-          active--;
-          processing.delete(key);
-          if (dirty.has(key)) queue.push(key);
-          if (active === 0 && queue.length === 0) idle?.();
-          pump();
-        });
+          active--
+          processing.delete(key)
+          if (dirty.has(key)) queue.push(key)
+          if (active === 0 && queue.length === 0) idle?.()
+          pump()
+        })
     }
-  };
+  }
 
-  const keyOf = (pod: V1Pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  const keyOf = (pod: V1Pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`
   const event = async (pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string, component = 'kubelet') => {
-    if (opts.events === false) return;
-    const ns = pod.metadata?.namespace ?? 'default';
-    const ts = new Date();
+    if (opts.events === false) return
+    const ns = pod.metadata?.namespace ?? 'default'
+    const ts = new Date()
     await core
       .createNamespacedEvent({
         namespace: ns,
@@ -168,26 +159,26 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
           count: 1,
         },
       })
-      .catch(() => {}); // events are best effort, as in Kubernetes (namespace may be terminating)
-  };
+      .catch(() => {}) // events are best effort, as in Kubernetes (namespace may be terminating)
+  }
 
   const handle = async (key: string) => {
-    const [namespace = '', name = ''] = key.split('/');
-    const pod = informer.get(name, namespace);
-    if (!pod?.metadata?.uid) return;
-    const uid = pod.metadata.uid;
+    const [namespace = '', name = ''] = key.split('/')
+    const pod = informer.get(name, namespace)
+    if (!pod?.metadata?.uid) return
+    const uid = pod.metadata.uid
 
     if (pod.metadata.deletionTimestamp) {
-      if (deleteRequested.has(uid)) return;
-      stopCrashLoop(uid);
+      if (deleteRequested.has(uid)) return
+      stopCrashLoop(uid)
       try {
-        await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
-        counters.deleted++;
+        await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 })
+        counters.deleted++
       } catch (err) {
-        if (apiCode(err) !== 404) throw err;
+        if (apiCode(err) !== 404) throw err
       }
-      deleteRequested.add(uid);
-      return;
+      deleteRequested.add(uid)
+      return
     }
     if (!pod.spec?.nodeName) {
       try {
@@ -195,77 +186,113 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
           name,
           namespace,
           body: { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } },
-        });
-        counters.bound++;
-        void event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${nodeName}`, 'default-scheduler');
+        })
+        counters.bound++
+        void event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${nodeName}`, 'default-scheduler')
       } catch (err) {
-        if (apiCode(err) !== 409) throw err; // 409: already bound, the next event shows it
+        if (apiCode(err) !== 409) throw err // 409: already bound, the next event shows it
       }
-      return;
+      return
     }
-    if (pod.spec.nodeName !== nodeName) return;
-    if ((pod.status?.containerStatuses ?? []).length > 0) return; // already simulated
+    if (pod.spec.nodeName !== nodeName) return
+    if ((pod.status?.containerStatuses ?? []).length > 0) return // already simulated
 
-    await core.patchNamespacedPodStatus({ name, namespace, body: { status: podStatus(pod, 0) } }, mergePatch);
-    counters.statusPatched++;
+    await core.patchNamespacedPodStatus({ name, namespace, body: { status: podStatus(pod, 0) } }, mergePatch)
+    counters.statusPatched++
     for (const c of pod.spec.containers) {
-      const outcome = containerOutcome(pod, c.image ?? '');
+      const outcome = containerOutcome(pod, c.image ?? '')
       if (outcome === 'image-pull-backoff') {
-        void event(pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": not found (simulated)`);
+        void event(pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": not found (simulated)`)
       } else if (outcome === 'crash') {
-        void event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${name}`);
+        void event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${name}`)
       } else {
-        void event(pod, 'Normal', 'Started', `Started container ${c.name}`);
+        void event(pod, 'Normal', 'Started', `Started container ${c.name}`)
       }
     }
-    if (pod.spec.containers.some((c) => containerOutcome(pod, c.image ?? '') === 'crash')) startCrashLoop(pod);
-  };
+    if (pod.spec.containers.some((c) => containerOutcome(pod, c.image ?? '') === 'crash')) startCrashLoop(pod)
+  }
 
   /** Full pod status for the current simulated moment (merge patch replaces lists whole). */
   const podStatus = (pod: V1Pod, restarts: number) => {
-    const uid = pod.metadata?.uid ?? '';
-    const t = now();
-    if (!startedAt.has(uid)) startedAt.set(uid, t);
-    const start = startedAt.get(uid) as string;
-    const ip = allocIp(uid);
-    const containers = pod.spec?.containers ?? [];
-    const outcomes = containers.map((c) => containerOutcome(pod, c.image ?? ''));
-    const containerID = (c: V1Container) => `containerd://${sha(`${uid}/${c.name}/${restarts}`).slice(0, 64)}`;
-    const imageID = (c: V1Container) => `${(c.image ?? '').split(/[:@]/)[0]}@sha256:${sha(c.image ?? '')}`;
+    const uid = pod.metadata?.uid ?? ''
+    const t = now()
+    if (!startedAt.has(uid)) startedAt.set(uid, t)
+    const start = startedAt.get(uid) as string
+    const ip = allocIp(uid)
+    const containers = pod.spec?.containers ?? []
+    const outcomes = containers.map((c) => containerOutcome(pod, c.image ?? ''))
+    const containerID = (c: V1Container) => `containerd://${sha(`${uid}/${c.name}/${restarts}`).slice(0, 64)}`
+    const imageID = (c: V1Container) => `${(c.image ?? '').split(/[:@]/)[0]}@sha256:${sha(c.image ?? '')}`
 
     const containerStatuses = containers.map((c, i) => {
-      const base = { name: c.name, image: c.image, imageID: imageID(c), containerID: containerID(c) };
+      const base = { name: c.name, image: c.image, imageID: imageID(c), containerID: containerID(c) }
       switch (outcomes[i]) {
         case 'image-pull-backoff':
-          return { name: c.name, image: c.image, imageID: '', ready: false, started: false, restartCount: 0,
-            state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}"` } } };
+          return {
+            name: c.name,
+            image: c.image,
+            imageID: '',
+            ready: false,
+            started: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${c.image}"` } },
+          }
         case 'crash':
-          return { ...base, ready: false, started: false, restartCount: restarts,
-            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container=${c.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${uid})` } },
-            lastState: { terminated: { exitCode: 1, reason: 'Error', message: 'panic: simulated crash', startedAt: start, finishedAt: t, containerID: base.containerID } } };
+          return {
+            ...base,
+            ready: false,
+            started: false,
+            restartCount: restarts,
+            state: {
+              waiting: {
+                reason: 'CrashLoopBackOff',
+                message: `back-off restarting failed container=${c.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${uid})`,
+              },
+            },
+            lastState: {
+              terminated: { exitCode: 1, reason: 'Error', message: 'panic: simulated crash', startedAt: start, finishedAt: t, containerID: base.containerID },
+            },
+          }
         case 'succeeded':
-          return { ...base, ready: false, started: false, restartCount: 0,
-            state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: start, finishedAt: t, containerID: base.containerID } } };
+          return {
+            ...base,
+            ready: false,
+            started: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: start, finishedAt: t, containerID: base.containerID } },
+          }
         case 'failed':
-          return { ...base, ready: false, started: false, restartCount: 0,
-            state: { terminated: { exitCode: 1, reason: 'Error', message: 'simulated failure', startedAt: start, finishedAt: t, containerID: base.containerID } } };
+          return {
+            ...base,
+            ready: false,
+            started: false,
+            restartCount: 0,
+            state: {
+              terminated: { exitCode: 1, reason: 'Error', message: 'simulated failure', startedAt: start, finishedAt: t, containerID: base.containerID },
+            },
+          }
         default:
-          return { ...base, ready: true, started: true, restartCount: 0, state: { running: { startedAt: start } } };
+          return { ...base, ready: true, started: true, restartCount: 0, state: { running: { startedAt: start } } }
       }
-    });
+    })
     const initContainerStatuses = (pod.spec?.initContainers ?? []).map((c) => ({
-      name: c.name, image: c.image, imageID: imageID(c), containerID: containerID(c), ready: true, restartCount: 0,
+      name: c.name,
+      image: c.image,
+      imageID: imageID(c),
+      containerID: containerID(c),
+      ready: true,
+      restartCount: 0,
       state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: start, finishedAt: start, containerID: containerID(c) } },
-    }));
+    }))
 
-    let phase: string;
-    if (outcomes.every((o) => o === 'succeeded')) phase = 'Succeeded';
-    else if (outcomes.includes('failed') && !outcomes.includes('image-pull-backoff')) phase = 'Failed';
-    else if (outcomes.includes('image-pull-backoff')) phase = 'Pending';
-    else phase = 'Running';
-    const allReady = outcomes.every((o) => o === 'running');
-    const notReady = containers.filter((_, i) => outcomes[i] !== 'running').map((c) => c.name);
-    const terminal = phase === 'Succeeded' || phase === 'Failed';
+    let phase: string
+    if (outcomes.every((o) => o === 'succeeded')) phase = 'Succeeded'
+    else if (outcomes.includes('failed') && !outcomes.includes('image-pull-backoff')) phase = 'Failed'
+    else if (outcomes.includes('image-pull-backoff')) phase = 'Pending'
+    else phase = 'Running'
+    const allReady = outcomes.every((o) => o === 'running')
+    const notReady = containers.filter((_, i) => outcomes[i] !== 'running').map((c) => c.name)
+    const terminal = phase === 'Succeeded' || phase === 'Failed'
     const readyCond = (type: string) =>
       allReady
         ? { type, status: 'True', lastTransitionTime: start }
@@ -275,7 +302,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
             lastTransitionTime: start,
             reason: terminal ? 'PodCompleted' : 'ContainersNotReady',
             ...(terminal ? {} : { message: `containers with unready status: [${notReady.join(' ')}]` }),
-          };
+          }
     return {
       phase,
       hostIP: nodeIP,
@@ -292,69 +319,69 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
       ],
       containerStatuses,
       ...(initContainerStatuses.length ? { initContainerStatuses } : {}),
-    };
-  };
+    }
+  }
 
   // A crash loop is a timer, not a sleep: each tick is one more "restart" written to the API.
   const startCrashLoop = (pod: V1Pod) => {
-    const uid = pod.metadata?.uid ?? '';
-    if (crashTimers.has(uid)) return;
-    const { name = '', namespace = '' } = pod.metadata ?? {};
+    const uid = pod.metadata?.uid ?? ''
+    if (crashTimers.has(uid)) return
+    const { name = '', namespace = '' } = pod.metadata ?? {}
     const timer = setInterval(() => {
-      const current = informer.get(name, namespace);
+      const current = informer.get(name, namespace)
       if (stopped || !current || current.metadata?.uid !== uid || current.metadata.deletionTimestamp) {
-        stopCrashLoop(uid);
-        return;
+        stopCrashLoop(uid)
+        return
       }
-      const n = (crashCounts.get(uid) ?? 0) + 1;
-      crashCounts.set(uid, n);
+      const n = (crashCounts.get(uid) ?? 0) + 1
+      crashCounts.set(uid, n)
       core
         .patchNamespacedPodStatus({ name, namespace, body: { status: podStatus(current, n) } }, mergePatch)
         .then(() => counters.restarts++)
         .catch((err: unknown) => {
-          if (apiCode(err) === 404) stopCrashLoop(uid);
-        });
-    }, crashEvery);
-    timer.unref();
-    crashTimers.set(uid, timer);
-  };
+          if (apiCode(err) === 404) stopCrashLoop(uid)
+        })
+    }, crashEvery)
+    timer.unref()
+    crashTimers.set(uid, timer)
+  }
   const stopCrashLoop = (uid: string) => {
-    clearInterval(crashTimers.get(uid));
-    crashTimers.delete(uid);
-  };
+    clearInterval(crashTimers.get(uid))
+    crashTimers.delete(uid)
+  }
 
   const forget = (pod: V1Pod) => {
-    const uid = pod.metadata?.uid ?? '';
-    stopCrashLoop(uid);
-    crashCounts.delete(uid);
-    podIPs.delete(uid);
-    startedAt.delete(uid);
-    deleteRequested.delete(uid);
-  };
+    const uid = pod.metadata?.uid ?? ''
+    stopCrashLoop(uid)
+    crashCounts.delete(uid)
+    podIPs.delete(uid)
+    startedAt.delete(uid)
+    deleteRequested.delete(uid)
+  }
 
-  informer.on('add', (pod) => add(keyOf(pod)));
-  informer.on('update', (pod) => add(keyOf(pod)));
-  informer.on('delete', forget);
+  informer.on('add', (pod) => add(keyOf(pod)))
+  informer.on('update', (pod) => add(keyOf(pod)))
+  informer.on('delete', forget)
   // The informer stops on a watch error (e.g. apiserver restart): restart it unless stopping.
   informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    errors.push(`informer: ${err instanceof Error ? err.message : String(err)}`);
+    if (stopped) return
+    errors.push(`informer: ${err instanceof Error ? err.message : String(err)}`)
     setTimeout(() => {
-      if (!stopped) informer.start().catch(() => {});
-    }, 500).unref();
-  });
-  await informer.start();
+      if (!stopped) informer.start().catch(() => {})
+    }, 500).unref()
+  })
+  await informer.start()
 
   return {
     nodeName,
     stats: () => ({ ...counters, errors: [...errors] }),
     async stop() {
-      stopped = true;
-      for (const uid of [...crashTimers.keys()]) stopCrashLoop(uid);
-      await informer.stop();
-      if (active > 0) await new Promise<void>((resolve) => (idle = resolve));
+      stopped = true
+      for (const uid of [...crashTimers.keys()]) stopCrashLoop(uid)
+      await informer.stop()
+      if (active > 0) await new Promise<void>((resolve) => (idle = resolve))
     },
-  };
+  }
 }
 
 /** Creates (or takes over) the simulated node and reports it Ready. */
@@ -366,17 +393,22 @@ async function registerNode(core: CoreV1Api, name: string, ip: string): Promise<
     'topology.kubernetes.io/region': 'us-east-1',
     'topology.kubernetes.io/zone': 'us-east-1a',
     'node.kubernetes.io/instance-type': 'simulated',
-  };
-  try {
-    await core.createNode({ body: { metadata: { name, labels } } });
-  } catch (err) {
-    if (apiCode(err) !== 409) throw err;
   }
-  const t = now();
-  const resources = { cpu: '32', memory: '128Gi', pods: '250', 'ephemeral-storage': '200Gi' };
+  try {
+    await core.createNode({ body: { metadata: { name, labels } } })
+  } catch (err) {
+    if (apiCode(err) !== 409) throw err
+  }
+  const t = now()
+  const resources = { cpu: '32', memory: '128Gi', pods: '250', 'ephemeral-storage': '200Gi' }
   const cond = (type: string, status: string, reason: string, message: string) => ({
-    type, status, reason, message, lastHeartbeatTime: t, lastTransitionTime: t,
-  });
+    type,
+    status,
+    reason,
+    message,
+    lastHeartbeatTime: t,
+    lastTransitionTime: t,
+  })
   await core.patchNodeStatus(
     {
       name,
@@ -411,5 +443,5 @@ async function registerNode(core: CoreV1Api, name: string, ip: string): Promise<
       },
     },
     mergePatch,
-  );
+  )
 }

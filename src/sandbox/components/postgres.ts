@@ -1,141 +1,168 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { execa, execaSync } from 'execa';
-import pg from 'pg';
-import { freePort } from './ports.js';
-import { spawnProcess, type Proc } from './proc.js';
-import { makeTempDir, removeTempDir } from './tmp.js';
-import { waitFor } from './wait.js';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { execa, execaSync } from 'execa'
+import pg from 'pg'
+import { freePort } from './ports.js'
+import { spawnProcess, type Proc } from './proc.js'
+import { makeTempDir, removeTempDir } from './tmp.js'
+import { waitFor } from './wait.js'
 
 export interface TestPostgres {
   /** postgres://autolytiq:PASSWORD@127.0.0.1:PORT/autolytiq (password auth, owner of the db) */
-  url: string;
+  url: string
   /** Superuser URL (postgres/PASSWORD), for tests that need to create or drop databases. */
-  adminUrl: string;
-  host: '127.0.0.1';
-  port: number;
-  user: string;
-  password: string;
-  database: string;
+  adminUrl: string
+  host: '127.0.0.1'
+  port: number
+  user: string
+  password: string
+  database: string
   /** Take the server down (fast shutdown) to test failure paths; data is kept. */
-  stopServer(): Promise<void>;
+  stopServer(): Promise<void>
   /** Start it again on the same port with the same data. */
-  startServer(): Promise<void>;
-  stop(): Promise<void>;
+  startServer(): Promise<void>
+  stop(): Promise<void>
 }
 
 /** Directory with initdb/postgres: $AUTOLYTIQ_PG_BIN, the newest /usr/lib/postgresql/N/bin, or PATH. */
 export function postgresBinDir(): string {
-  if (process.env.AUTOLYTIQ_PG_BIN) return process.env.AUTOLYTIQ_PG_BIN;
-  const base = '/usr/lib/postgresql';
+  if (process.env.AUTOLYTIQ_PG_BIN) return process.env.AUTOLYTIQ_PG_BIN
+  const base = '/usr/lib/postgresql'
   if (existsSync(base)) {
-    const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres')));
-    versions.sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return join(base, versions[0], 'bin');
+    const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres')))
+    versions.sort((a, b) => Number(b) - Number(a))
+    if (versions[0]) return join(base, versions[0], 'bin')
   }
-  return ''; // rely on PATH
+  return '' // rely on PATH
 }
 
 /** initdb and postgres refuse to run as root: when we are root, run them as `postgres` (or nobody). */
 function serverUser(): { uid?: number; gid?: number } {
-  if (process.getuid?.() !== 0) return {};
+  if (process.getuid?.() !== 0) return {}
   for (const name of ['postgres', 'nobody']) {
-    const r = execaSync('id', ['-u', name], { reject: false });
+    const r = execaSync('id', ['-u', name], { reject: false })
     if (r.exitCode === 0) {
-      const gid = execaSync('id', ['-g', name]).stdout;
-      return { uid: Number(r.stdout), gid: Number(gid) };
+      const gid = execaSync('id', ['-g', name]).stdout
+      return { uid: Number(r.stdout), gid: Number(gid) }
     }
   }
-  throw new Error('running as root and neither a postgres nor a nobody user exists');
+  throw new Error('running as root and neither a postgres nor a nobody user exists')
 }
 
 export async function startPostgres(opts: { timeoutMs?: number } = {}): Promise<TestPostgres> {
-  const bin = postgresBinDir();
-  const exe = (name: string) => (bin ? join(bin, name) : name);
-  const dir = makeTempDir('postgres');
-  const data = join(dir, 'data');
-  const sock = join(dir, 'sock');
-  const user = serverUser();
+  const bin = postgresBinDir()
+  const exe = (name: string) => (bin ? join(bin, name) : name)
+  const dir = makeTempDir('postgres')
+  const data = join(dir, 'data')
+  const sock = join(dir, 'sock')
+  const user = serverUser()
   // mkdtemp makes a 0700 root dir; the server user must be able to reach its data and socket
-  chmodSync(dir, 0o755);
-  mkdirSync(data, { mode: 0o700 });
-  mkdirSync(sock, { mode: 0o700 });
-  const pwFile = join(dir, 'pwfile');
-  const superPassword = randomBytes(12).toString('hex');
-  writeFileSync(pwFile, superPassword + '\n', { mode: 0o600 });
+  chmodSync(dir, 0o755)
+  mkdirSync(data, { mode: 0o700 })
+  mkdirSync(sock, { mode: 0o700 })
+  const pwFile = join(dir, 'pwfile')
+  const superPassword = randomBytes(12).toString('hex')
+  writeFileSync(pwFile, superPassword + '\n', { mode: 0o600 })
   if (user.uid !== undefined && user.gid !== undefined) {
-    for (const p of [data, sock, pwFile]) chownSync(p, user.uid, user.gid);
+    for (const p of [data, sock, pwFile]) chownSync(p, user.uid, user.gid)
   }
 
   // -N: no fsync, a throwaway cluster. Password (scram) auth over TCP, trust only on the socket.
   const init = await execa(
     exe('initdb'),
-    ['-D', data, '-U', 'postgres', '--pwfile', pwFile, '--auth-host=scram-sha-256', '--auth-local=trust',
-      '-E', 'UTF8', '--locale=C', '-N', '--no-instructions'],
+    [
+      '-D',
+      data,
+      '-U',
+      'postgres',
+      '--pwfile',
+      pwFile,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '-N',
+      '--no-instructions',
+    ],
     { ...user, reject: false, timeout: 120_000 },
-  );
+  )
   if (init.exitCode !== 0) {
-    removeTempDir(dir);
-    throw new Error(`initdb failed (exit ${init.exitCode}):\n${init.stderr || init.stdout}`);
+    removeTempDir(dir)
+    throw new Error(`initdb failed (exit ${init.exitCode}):\n${init.stderr || init.stdout}`)
   }
 
-  const port = await freePort();
-  const password = randomBytes(12).toString('hex');
-  const adminUrl = `postgres://postgres:${superPassword}@127.0.0.1:${port}/postgres`;
-  const url = `postgres://autolytiq:${password}@127.0.0.1:${port}/autolytiq`;
-  let proc: Proc | undefined;
+  const port = await freePort()
+  const password = randomBytes(12).toString('hex')
+  const adminUrl = `postgres://postgres:${superPassword}@127.0.0.1:${port}/postgres`
+  const url = `postgres://autolytiq:${password}@127.0.0.1:${port}/autolytiq`
+  let proc: Proc | undefined
 
   // `postgres` runs in the foreground in our own process group rather than via `pg_ctl start`,
   // which setsid()s the postmaster away from us and would let it outlive a crashed test run.
   const startServer = async () => {
-    if (proc && !proc.exitInfo()) return;
+    if (proc && !proc.exitInfo()) return
     proc = spawnProcess({
       name: 'postgres',
       command: exe('postgres'),
-      args: ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${sock}`,
-        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      args: [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${sock}`,
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+      ],
       logDir: dir,
       ...user,
       stopSignal: 'SIGINT', // fast shutdown: disconnect clients, no waiting
-    });
-    const p = proc;
+    })
+    const p = proc
     await waitFor(
       'postgres',
       async () => {
-        const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 });
+        const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 })
         try {
-          await c.connect();
-          await c.query('SELECT 1');
-          return true;
+          await c.connect()
+          await c.query('SELECT 1')
+          return true
         } finally {
-          await c.end().catch(() => {});
+          await c.end().catch(() => {})
         }
       },
       { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 100, procs: [p] },
-    );
-  };
+    )
+  }
   const stopServer = async () => {
-    await proc?.stop();
-  };
+    await proc?.stop()
+  }
   const stop = async () => {
-    await stopServer();
-    removeTempDir(dir);
-  };
+    await stopServer()
+    removeTempDir(dir)
+  }
 
   try {
-    await startServer();
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
+    await startServer()
+    const c = new pg.Client({ connectionString: adminUrl })
+    await c.connect()
     try {
-      await c.query(`CREATE ROLE autolytiq LOGIN PASSWORD '${password}'`);
-      await c.query('CREATE DATABASE autolytiq OWNER autolytiq');
+      await c.query(`CREATE ROLE autolytiq LOGIN PASSWORD '${password}'`)
+      await c.query('CREATE DATABASE autolytiq OWNER autolytiq')
     } finally {
-      await c.end();
+      await c.end()
     }
   } catch (err) {
-    await stop();
-    throw err;
+    await stop()
+    throw err
   }
   return {
     url,
@@ -148,5 +175,5 @@ export async function startPostgres(opts: { timeoutMs?: number } = {}): Promise<
     stopServer,
     startServer,
     stop,
-  };
+  }
 }

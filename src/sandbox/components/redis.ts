@@ -1,22 +1,22 @@
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { freePort } from './ports.js';
-import { spawnProcess } from './proc.js';
-import { makeTempDir, removeTempDir } from './tmp.js';
-import { createTestPki } from './tls-certs.js';
-import { waitFor } from './wait.js';
-import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { freePort } from './ports.js'
+import { spawnProcess } from './proc.js'
+import { makeTempDir, removeTempDir } from './tmp.js'
+import { createTestPki } from './tls-certs.js'
+import { waitFor } from './wait.js'
+import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
 
 export interface TestRedis {
-  host: '127.0.0.1';
-  port: number;
-  password: string;
+  host: '127.0.0.1'
+  port: number
+  password: string
   /** CA that signed the server certificate (SAN: localhost, 127.0.0.1). */
-  caPath: string;
+  caPath: string
   /** rediss://:PASSWORD@127.0.0.1:PORT */
-  url: string;
-  stop(): Promise<void>;
+  url: string
+  stop(): Promise<void>
 }
 
 /**
@@ -24,49 +24,77 @@ export interface TestRedis {
  * persistence. Readiness = a real TLS connection that AUTHs and PINGs.
  */
 export async function startRedis(opts: { timeoutMs?: number } = {}): Promise<TestRedis> {
-  const dir = makeTempDir('redis');
-  const pki = await createTestPki(join(dir, 'pki'), { hostname: 'localhost' });
-  const leaf = pki.leaf('valid');
-  const port = await freePort();
-  const password = randomBytes(16).toString('hex');
-  const dataDir = join(dir, 'data');
-  mkdirSync(dataDir);
+  const dir = makeTempDir('redis')
+  const pki = await createTestPki(join(dir, 'pki'), { hostname: 'localhost' })
+  const leaf = pki.leaf('valid')
+  const port = await freePort()
+  const password = randomBytes(16).toString('hex')
+  const dataDir = join(dir, 'data')
+  mkdirSync(dataDir)
   const proc = spawnProcess({
     name: 'redis',
     command: 'redis-server',
     args: [
-      '--bind', '127.0.0.1', '--port', '0', '--tls-port', String(port),
-      '--tls-cert-file', leaf.certPath, '--tls-key-file', leaf.keyPath, '--tls-ca-cert-file', pki.caCertPath,
-      '--tls-auth-clients', 'no', '--requirepass', password,
-      '--save', '', '--appendonly', 'no', '--dir', dataDir, '--daemonize', 'no', '--logfile', '',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      leaf.certPath,
+      '--tls-key-file',
+      leaf.keyPath,
+      '--tls-ca-cert-file',
+      pki.caCertPath,
+      '--tls-auth-clients',
+      'no',
+      '--requirepass',
+      password,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dataDir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
     ],
     logDir: dir,
-  });
+  })
   const stop = async () => {
-    await proc.stop();
-    removeTempDir(dir);
-  };
+    await proc.stop()
+    removeTempDir(dir)
+  }
   try {
     await waitFor(
       'redis-server',
       async () => {
         const client = new Redis({
-          host: '127.0.0.1', port, password, tls: { ca: pki.caCert, servername: 'localhost' },
-          lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000,
-        });
-        client.on('error', () => {}); // errors surface through connect()/ping()
+          host: '127.0.0.1',
+          port,
+          password,
+          tls: { ca: pki.caCert, servername: 'localhost' },
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+          connectTimeout: 1000,
+        })
+        client.on('error', () => {}) // errors surface through connect()/ping()
         try {
-          await client.connect();
-          return (await client.ping()) === 'PONG';
+          await client.connect()
+          return (await client.ping()) === 'PONG'
         } finally {
-          client.disconnect();
+          client.disconnect()
         }
       },
       { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100, procs: [proc] },
-    );
+    )
   } catch (err) {
-    await stop();
-    throw err;
+    await stop()
+    throw err
   }
   return {
     host: '127.0.0.1',
@@ -75,5 +103,5 @@ export async function startRedis(opts: { timeoutMs?: number } = {}): Promise<Tes
     caPath: pki.caCertPath,
     url: `rediss://:${password}@127.0.0.1:${port}`,
     stop,
-  };
+  }
 }

@@ -1,0 +1,2 @@
+// Moved to src/sandbox/components (the sandbox runs the same real components); kept so test imports stay stable.
+export * from '../../src/sandbox/components/tls-certs.js'
