@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os'
 import { Listr, ProcessOutput, type ListrTaskWrapper, type ListrRendererValue } from 'listr2'
 import pRetry from 'p-retry'
-import { AutolytiqError, InterruptedError, StepFailedError, UserError, errorMessage, isTransient } from './errors.js'
+import { AutolytiqError, EXIT, InterruptedError, StepFailedError, UserError, errorMessage, isTransient } from './errors.js'
 import { redact } from './redact.js'
 import { isCI } from './prompt.js'
 import { strongestDanger, type Runbook, type RunbookStep } from './runbook.js'
@@ -30,7 +30,7 @@ export interface RunReport {
   unchanged: number
   steps: StepReport[]
   warnings: string[]
-  error?: { message: string; next?: string; step?: string }
+  error?: { message: string; next?: string; step?: string; exitCode: number }
   rollback?: string
   stateFile: string
   durationMs: number
@@ -182,7 +182,7 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
     const interrupted = runCtrl.signal.aborted || failure instanceof InterruptedError
     report.result = interrupted ? 'interrupted' : 'failed'
     const e = failure instanceof AutolytiqError ? failure : undefined
-    report.error = { message: redact(errorMessage(failure)), next: e?.next, step: failedStep?.id }
+    report.error = { message: redact(errorMessage(failure)), next: e?.next, step: failedStep?.id, exitCode: e?.exitCode ?? EXIT.failed }
     if (!interrupted && failedStep && opts.onFailure && report.changed + countChangedEarlier(ctx, runbook.name) > 0) {
       try {
         report.rollback = await opts.onFailure(failedStep, failure, baseCtx)
