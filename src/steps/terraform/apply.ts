@@ -1,0 +1,78 @@
+import { existsSync, rmSync } from 'node:fs'
+import { z } from 'zod'
+import { ExternalError, UserError } from '../../engine/errors.js'
+import type { Context, Step } from '../../engine/types.js'
+import { requireAccount } from '../aws/account.js'
+import { isAwsError, httpStatus } from '../aws/util.js'
+import { describePlan, type PlanSummary } from './plan.js'
+import { commandLine, planFile, sha256File, terraform } from './tf.js'
+
+const params = z.object({}).strict()
+
+function savedPlan(ctx: Context): PlanSummary | undefined {
+  return ctx.state.outputs('terraform.plan') as PlanSummary | undefined
+}
+
+/** The S3 version of the state object now: what `rollback infra --state-version` restores. */
+export async function stateVersion(ctx: Context): Promise<string | undefined> {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3')
+  const ts = ctx.env.terraformState
+  try {
+    const head = await (await ctx.clients.aws.s3()).send(new HeadObjectCommand({ Bucket: ts.bucket, Key: ts.key }))
+    return head.VersionId
+  } catch (err) {
+    if (httpStatus(err) === 404 || isAwsError(err, 'NotFound', 'NoSuchKey')) return undefined
+    throw err
+  }
+}
+
+const rePlan = (ctx: Context): string => `re-plan and review: \`autolytiq deploy --env ${ctx.envName} --from terraform.plan\``
+
+/** Plan 2.4: applies exactly the saved, reviewed plan; never a fresh, unreviewed one. */
+export const terraformApply: Step<z.infer<typeof params>> = {
+  id: 'terraform.apply',
+  title: 'Terraform apply (the saved plan)',
+  description:
+    'Plan 2.4: after confirmation (typed for production when the plan destroys anything), terraform apply of the saved plan; the S3 version id of the state object is recorded first as the rollback point.',
+  danger: 'mutating',
+  params,
+  timeoutMs: 90 * 60_000,
+  retries: 0,
+  async plan(ctx) {
+    const ts = ctx.env.terraformState
+    return [`s3 HeadObject s3://${ts.bucket}/${ts.key} (record the state version as rollback point)`, commandLine(ctx, ['apply', '-input=false', '-no-color', '-lock-timeout=120s', planFile(ctx)])]
+  },
+  async check(ctx) {
+    const plan = savedPlan(ctx)
+    if (!plan) return { status: 'todo', detail: 'no plan yet' }
+    if (!plan.changes) return { status: 'done', detail: 'the plan has no changes' }
+    if (ctx.state.outputs('terraform.apply')?.appliedPlanSha256 === plan.planSha256) return { status: 'done', detail: 'this plan is already applied' }
+    return { status: 'todo', detail: describePlan(plan) }
+  },
+  async rollbackPoint(ctx) {
+    const versionId = await stateVersion(ctx)
+    if (!versionId) return undefined
+    const ts = ctx.env.terraformState
+    return { kind: 'terraform-state', data: { bucket: ts.bucket, key: ts.key, versionId } }
+  },
+  async run(ctx) {
+    const plan = savedPlan(ctx)
+    const file = planFile(ctx)
+    if (!plan?.changes || !existsSync(file)) throw new UserError(`no saved terraform plan at ${file}`, rePlan(ctx))
+    // Apply only what was summarised (and shown) by terraform.plan.
+    if (sha256File(file) !== plan.planSha256) throw new UserError(`${file} is not the plan terraform.plan summarised`, rePlan(ctx))
+    await requireAccount(ctx)
+    const what = `Apply the terraform plan to ${ctx.envName}: ${describePlan(plan)}`
+    if (plan.destroy > 0 && ctx.env.production) await ctx.prompt.typed(`${what}, destroying ${plan.destroys.join(', ')}.`, ctx.envName, what)
+    else if (!(await ctx.prompt.confirm(`${what}?`, what))) throw new UserError('terraform apply not confirmed; nothing was changed')
+    try {
+      await terraform(ctx, { args: ['apply', '-input=false', '-no-color', '-lock-timeout=120s', file], progress: true, timeoutMs: 85 * 60_000 })
+    } catch (err) {
+      if (err instanceof ExternalError && /Saved plan is stale/i.test(err.message))
+        throw new UserError('the saved plan is stale: the state changed since it was made (another apply, or an interrupted one)', rePlan(ctx))
+      throw err
+    }
+    rmSync(file, { force: true })
+    return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId: await stateVersion(ctx) }
+  },
+}

@@ -1,0 +1,81 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { StepFailedError, UserError } from '../../engine/errors.js'
+import type { Context, Step } from '../../engine/types.js'
+import { backendArgs, backendSettings, commandLine, configDir, dataDir, terraform } from './tf.js'
+
+const params = z.object({}).strict()
+
+const initArgs = (ctx: Context): string[] => ['init', '-input=false', '-no-color', '-reconfigure', ...backendArgs(ctx)]
+
+/** Differences between the backend terraform was initialised with and the one autolytiq.yaml wants. */
+function backendDrift(ctx: Context): string[] | undefined {
+  const path = join(dataDir(ctx), 'terraform.tfstate')
+  if (!existsSync(path)) return undefined
+  let saved: { backend?: { type?: string; config?: Record<string, unknown> } }
+  try {
+    saved = JSON.parse(readFileSync(path, 'utf8')) as typeof saved
+  } catch {
+    return ['unreadable backend settings']
+  }
+  if (saved.backend?.type !== 's3') return [`backend type ${saved.backend?.type}`]
+  const cfg = saved.backend.config ?? {}
+  const want = backendSettings(ctx)
+  return ['bucket', 'key', 'region', 'dynamodb_table'].filter((k) => cfg[k] !== want[k]).map((k) => `${k} is ${String(cfg[k])}, want ${want[k]}`)
+}
+
+interface Diagnostic {
+  severity: string
+  summary: string
+  detail?: string
+}
+
+/** `terraform validate` is read-only and fails when modules or providers are not installed: the honest "is init complete" probe. */
+async function validate(ctx: Context): Promise<{ valid: boolean; problems: string[] }> {
+  const r = await terraform(ctx, { args: ['validate', '-json', '-no-color'], okExitCodes: [1], timeoutMs: 120_000 })
+  let out: { valid?: boolean; diagnostics?: Diagnostic[] }
+  try {
+    out = JSON.parse(r.stdout) as typeof out
+  } catch {
+    return { valid: false, problems: [r.stderr.trim().split('\n').slice(-1)[0] ?? 'terraform validate failed'] }
+  }
+  const problems = (out.diagnostics ?? []).filter((d) => d.severity === 'error').map((d) => d.summary)
+  return { valid: out.valid === true, problems }
+}
+
+/** Plan 2.1: `terraform init` against the S3 backend of autolytiq.yaml, in a per-environment data dir. */
+export const terraformInit: Step<z.infer<typeof params>> = {
+  id: 'terraform.init',
+  title: 'Terraform init (S3 backend, modules, providers)',
+  description:
+    'Plan 2.1: terraform init with the S3 state backend and lock table from autolytiq.yaml, in a per-environment TF_DATA_DIR under .autolytiq/work/<env>/ (the checkout stays clean).',
+  danger: 'mutating',
+  params,
+  timeoutMs: 15 * 60_000,
+  async plan(ctx) {
+    return [commandLine(ctx, initArgs(ctx)), commandLine(ctx, ['validate', '-json'])]
+  },
+  async check(ctx) {
+    if (!existsSync(configDir(ctx)))
+      throw new UserError(`terraform directory ${configDir(ctx)} does not exist`, 'fix terraformDir in autolytiq.yaml (relative to the project root)')
+    const drift = backendDrift(ctx)
+    if (drift === undefined) return { status: 'todo', detail: 'not initialised yet' }
+    if (drift.length) return { status: 'drift', detail: `backend changed: ${drift.join('; ')}` }
+    const v = await validate(ctx)
+    if (!v.valid) return { status: 'todo', detail: `terraform validate: ${v.problems.join('; ') || 'not valid'}` }
+    return { status: 'done', detail: `backend s3://${ctx.env.terraformState.bucket}/${ctx.env.terraformState.key}`, outputs: { dataDir: dataDir(ctx) } }
+  },
+  async run(ctx) {
+    await terraform(ctx, { args: initArgs(ctx), progress: true })
+    return { dataDir: dataDir(ctx) }
+  },
+  async verify(ctx) {
+    const v = await validate(ctx)
+    if (!v.valid)
+      throw new StepFailedError(
+        `terraform init finished but the configuration does not validate: ${v.problems.join('; ')}`,
+        `fix ${ctx.env.terraformDir} (\`terraform -chdir=${ctx.env.terraformDir} validate\`), then re-run`,
+      )
+  },
+}
