@@ -1,40 +1,40 @@
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { CertVariant, TestPki } from './tls-certs.js';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import type { CertVariant, TestPki } from './tls-certs.js'
 
 export interface TestWebServer {
   /** http(s)://127.0.0.1:PORT — connect here; send `hostname` as SNI / Host for TLS checks. */
-  url: string;
+  url: string
   /** https://HOSTNAME:PORT (resolvable only through the harness DNS server or a custom lookup). */
-  hostnameUrl: string;
-  port: number;
-  hostname: string;
-  server: Server;
-  stop(): Promise<void>;
+  hostnameUrl: string
+  port: number
+  hostname: string
+  server: Server
+  stop(): Promise<void>
 }
 
 /** 200 "ok" on every path: a stand-in for a service health endpoint. */
 export const okHandler: RequestListener = (_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ status: 'ok' }));
-};
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ status: 'ok' }))
+}
 
 /** Redirects every request to `location` + the original path (http -> https tests). */
 export function redirectHandler(location: string, status = 301): RequestListener {
   return (req, res) => {
-    res.writeHead(status, { location: location.replace(/\/$/, '') + (req.url ?? '/') });
-    res.end();
-  };
+    res.writeHead(status, { location: location.replace(/\/$/, '') + (req.url ?? '/') })
+    res.end()
+  }
 }
 
 async function listen(server: Server, scheme: 'http' | 'https', hostname: string): Promise<TestWebServer> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', reject)
     // port 0: the kernel picks a free port, no race with other components
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
   return {
     url: `${scheme}://127.0.0.1:${port}`,
     hostnameUrl: `${scheme}://${hostname}:${port}`,
@@ -42,25 +42,21 @@ async function listen(server: Server, scheme: 'http' | 'https', hostname: string
     hostname,
     server,
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
     },
-  };
+  }
 }
 
 /** An HTTPS server presenting one certificate variant of `pki`. */
-export function startHttpsServer(opts: {
-  pki: TestPki;
-  variant: CertVariant;
-  handler?: RequestListener;
-}): Promise<TestWebServer> {
-  const leaf = opts.pki.leaf(opts.variant);
+export function startHttpsServer(opts: { pki: TestPki; variant: CertVariant; handler?: RequestListener }): Promise<TestWebServer> {
+  const leaf = opts.pki.leaf(opts.variant)
   // chain = leaf + CA so clients that trust the CA can verify the whole path
-  const server = createHttpsServer({ cert: leaf.cert + opts.pki.caCert, key: leaf.key }, opts.handler ?? okHandler);
-  return listen(server, 'https', opts.pki.hostname);
+  const server = createHttpsServer({ cert: leaf.cert + opts.pki.caCert, key: leaf.key }, opts.handler ?? okHandler)
+  return listen(server, 'https', opts.pki.hostname)
 }
 
 /** A plain HTTP server, e.g. `startHttpServer(redirectHandler(https.hostnameUrl))`. */
 export function startHttpServer(handler: RequestListener = okHandler, hostname = '127.0.0.1'): Promise<TestWebServer> {
-  return listen(createHttpServer(handler), 'http', hostname);
+  return listen(createHttpServer(handler), 'http', hostname)
 }

@@ -1,21 +1,21 @@
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { execa } from 'execa';
-import { awsConfigFor, awsEnvFor, MOTO_REGION } from './moto.js';
-import { makeTempDir, removeTempDir } from './tmp.js';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb'
+import { execa } from 'execa'
+import { awsConfigFor, awsEnvFor, MOTO_REGION } from './moto.js'
+import { makeTempDir, removeTempDir } from './tmp.js'
 
-export const TERRAFORM_FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'terraform');
+export const TERRAFORM_FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'terraform')
 
 export interface TerraformBackend {
-  bucket: string;
-  key: string;
-  dynamodbTable: string;
-  region: string;
+  bucket: string
+  key: string
+  dynamodbTable: string
+  region: string
   /** moto endpoint the backend talks to */
-  endpoint: string;
+  endpoint: string
 }
 
 /**
@@ -26,22 +26,20 @@ export async function createStateBackend(
   motoEndpoint: string,
   opts: { bucket?: string; key?: string; dynamodbTable?: string } = {},
 ): Promise<TerraformBackend> {
-  const suffix = Math.random().toString(36).slice(2, 8);
+  const suffix = Math.random().toString(36).slice(2, 8)
   const backend: TerraformBackend = {
     bucket: opts.bucket ?? `autolytiq-tfstate-${suffix}`,
     key: opts.key ?? 'sandbox/terraform.tfstate',
     dynamodbTable: opts.dynamodbTable ?? `autolytiq-tflock-${suffix}`,
     region: MOTO_REGION,
     endpoint: motoEndpoint,
-  };
-  const cfg = awsConfigFor(motoEndpoint);
-  const s3 = new S3Client(cfg);
-  const ddb = new DynamoDBClient(cfg);
+  }
+  const cfg = awsConfigFor(motoEndpoint)
+  const s3 = new S3Client(cfg)
+  const ddb = new DynamoDBClient(cfg)
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: backend.bucket }));
-    await s3.send(
-      new PutBucketVersioningCommand({ Bucket: backend.bucket, VersioningConfiguration: { Status: 'Enabled' } }),
-    );
+    await s3.send(new CreateBucketCommand({ Bucket: backend.bucket }))
+    await s3.send(new PutBucketVersioningCommand({ Bucket: backend.bucket, VersioningConfiguration: { Status: 'Enabled' } }))
     await ddb.send(
       new CreateTableCommand({
         TableName: backend.dynamodbTable,
@@ -49,18 +47,18 @@ export async function createStateBackend(
         KeySchema: [{ AttributeName: 'LockID', KeyType: 'HASH' }],
         BillingMode: 'PAY_PER_REQUEST',
       }),
-    );
-    await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: backend.dynamodbTable });
+    )
+    await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: backend.dynamodbTable })
   } finally {
-    s3.destroy();
-    ddb.destroy();
+    s3.destroy()
+    ddb.destroy()
   }
-  return backend;
+  return backend
 }
 
 /** The -backend-config flags of TESTING.md, pointing every endpoint the backend uses at moto. */
 export function backendConfigArgs(b: TerraformBackend): string[] {
-  const e = b.endpoint;
+  const e = b.endpoint
   return [
     `-backend-config=bucket=${b.bucket}`,
     `-backend-config=key=${b.key}`,
@@ -70,56 +68,56 @@ export function backendConfigArgs(b: TerraformBackend): string[] {
     '-backend-config=use_path_style=true',
     '-backend-config=skip_credentials_validation=true',
     '-backend-config=skip_requesting_account_id=true',
-  ];
+  ]
 }
 
 export interface TerraformOutput {
-  value: unknown;
-  type: unknown;
-  sensitive: boolean;
+  value: unknown
+  type: unknown
+  sensitive: boolean
 }
 
 export interface TerraformResult {
-  stdout: string;
-  stderr: string;
+  stdout: string
+  stderr: string
 }
 
 export interface TerraformWorkspace {
   /** Working copy of the configuration (a temp dir; the fixture in the repo stays untouched). */
-  dir: string;
+  dir: string
   /** Per-workspace TF_DATA_DIR. */
-  dataDir: string;
+  dataDir: string
   /** Env every terraform call gets (also what a CLI child process would need). */
-  env: Record<string, string>;
-  init(): Promise<TerraformResult>;
+  env: Record<string, string>
+  init(): Promise<TerraformResult>
   /** `plan -out`; returns the plan file path. */
-  plan(vars?: Record<string, string>): Promise<string>;
-  apply(planFile: string): Promise<TerraformResult>;
-  output(): Promise<Record<string, TerraformOutput>>;
+  plan(vars?: Record<string, string>): Promise<string>
+  apply(planFile: string): Promise<TerraformResult>
+  output(): Promise<Record<string, TerraformOutput>>
   /** Any other terraform command, e.g. ['state', 'list']. */
-  run(args: string[]): Promise<TerraformResult>;
-  cleanup(): Promise<void>;
+  run(args: string[]): Promise<TerraformResult>
+  cleanup(): Promise<void>
 }
 
 /** The terraform binary (TESTING.md: OpenTofu's `tofu` is accepted when terraform is absent). */
 export function terraformBinary(): string {
-  return process.env.AUTOLYTIQ_TERRAFORM_BIN ?? 'terraform';
+  return process.env.AUTOLYTIQ_TERRAFORM_BIN ?? 'terraform'
 }
 
 export async function createTerraformWorkspace(opts: {
-  backend: TerraformBackend;
+  backend: TerraformBackend
   /** Configuration to copy; defaults to the harness fixture. */
-  configDir?: string;
+  configDir?: string
 }): Promise<TerraformWorkspace> {
-  const root = makeTempDir('terraform');
-  const dir = join(root, 'config');
-  const dataDir = join(root, 'tf-data');
-  cpSync(opts.configDir ?? TERRAFORM_FIXTURE_DIR, dir, { recursive: true });
-  mkdirSync(dataDir);
+  const root = makeTempDir('terraform')
+  const dir = join(root, 'config')
+  const dataDir = join(root, 'tf-data')
+  cpSync(opts.configDir ?? TERRAFORM_FIXTURE_DIR, dir, { recursive: true })
+  mkdirSync(dataDir)
   // The machine may point TF_CLI_CONFIG_FILE at a missing file (a warning on every command);
   // an empty CLI config of our own keeps output clean and independent of ~/.terraformrc.
-  const cliConfig = join(root, 'terraformrc');
-  writeFileSync(cliConfig, '');
+  const cliConfig = join(root, 'terraformrc')
+  writeFileSync(cliConfig, '')
   const env: Record<string, string> = {
     ...awsEnvFor(opts.backend.endpoint),
     TF_IN_AUTOMATION: '1',
@@ -128,19 +126,19 @@ export async function createTerraformWorkspace(opts: {
     TF_CLI_CONFIG_FILE: cliConfig,
     // no network to checkpoint.hashicorp.com: skip the version check instead of timing out
     CHECKPOINT_DISABLE: '1',
-  };
+  }
   const run = async (args: string[]): Promise<TerraformResult> => {
     const r = await execa(terraformBinary(), ['-chdir=' + dir, ...args], {
       env,
       reject: false,
       timeout: 120_000,
-    });
+    })
     if (r.exitCode !== 0) {
-      throw new Error(`terraform ${args[0]} failed (exit ${r.exitCode}):\n${r.stderr || r.stdout}`);
+      throw new Error(`terraform ${args[0]} failed (exit ${r.exitCode}):\n${r.stderr || r.stdout}`)
     }
-    return { stdout: r.stdout, stderr: r.stderr };
-  };
-  let planNo = 0;
+    return { stdout: r.stdout, stderr: r.stderr }
+  }
+  let planNo = 0
   return {
     dir,
     dataDir,
@@ -148,18 +146,18 @@ export async function createTerraformWorkspace(opts: {
     run,
     init: () => run(['init', '-input=false', '-no-color', ...backendConfigArgs(opts.backend)]),
     async plan(vars = {}) {
-      const planFile = join(root, `plan-${++planNo}.tfplan`);
-      const varArgs = Object.entries(vars).map(([k, v]) => `-var=${k}=${v}`);
-      await run(['plan', '-input=false', '-no-color', `-out=${planFile}`, ...varArgs]);
-      return planFile;
+      const planFile = join(root, `plan-${++planNo}.tfplan`)
+      const varArgs = Object.entries(vars).map(([k, v]) => `-var=${k}=${v}`)
+      await run(['plan', '-input=false', '-no-color', `-out=${planFile}`, ...varArgs])
+      return planFile
     },
     apply: (planFile) => run(['apply', '-input=false', '-no-color', '-auto-approve', planFile]),
     async output() {
-      const r = await run(['output', '-json']);
-      return JSON.parse(r.stdout) as Record<string, TerraformOutput>;
+      const r = await run(['output', '-json'])
+      return JSON.parse(r.stdout) as Record<string, TerraformOutput>
     },
     async cleanup() {
-      removeTempDir(root);
+      removeTempDir(root)
     },
-  };
+  }
 }

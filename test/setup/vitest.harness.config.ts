@@ -1,7 +1,7 @@
 // Config for running the harness' own test in isolation:
 //   npx vitest run --root . --config test/setup/vitest.harness.config.ts test/integration/harness.test.ts
 // The project's vitest.config.ts is owned elsewhere; see README-harness.md for the proposal.
-import { defineConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
@@ -12,4 +12,4 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
   },
-});
+})
