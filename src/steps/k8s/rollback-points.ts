@@ -1,7 +1,41 @@
+import { StepFailedError } from '../../engine/errors.js'
 import type { RollbackPoint } from '../../engine/state.js'
 import type { Context } from '../../engine/types.js'
+import { executeChanges, problemsOf } from '../../rollback/execute.js'
+import { DEPLOYMENT_IMAGES, parseDeploymentImages, type DeploymentRecord } from '../../rollback/points.js'
+import { planRestore } from '../../rollback/restore.js'
 
-/** Restores Kubernetes workloads to recorded rollback points (implemented with the rollback commands). */
-export async function rollbackToPoints(_ctx: Context, points: RollbackPoint[]): Promise<string> {
-  return `${points.length} rollback point(s) recorded; automatic restore is not implemented yet — use \`autolytiq rollback\``
+/** How long an automatic rollback may wait for its rollouts. */
+const RESTORE_TIMEOUT_MS = 10 * 60_000
+
+/**
+ * Restores the Deployments recorded in rollback points (kind `k8s.deployment-images`) to what
+ * they ran before: applies, waits with fail-fast, verifies, audits each one. With several points
+ * for one Deployment the oldest wins — that is what ran before the run changed anything.
+ * Returns a one-line summary; throws when a Deployment could not be restored and verified.
+ */
+export async function rollbackToPoints(ctx: Context, points: RollbackPoint[]): Promise<string> {
+  const notes: string[] = []
+  const targets = new Map<string, { namespace: string; record: DeploymentRecord }>()
+  const oldestFirst = [...points].sort((a, b) => a.at.localeCompare(b.at))
+  for (const p of oldestFirst.filter((x) => x.kind === DEPLOYMENT_IMAGES)) {
+    const { point, problems } = parseDeploymentImages(p)
+    notes.push(...problems)
+    for (const [name, record] of Object.entries(point?.deployments ?? {})) if (!targets.has(name)) targets.set(name, { namespace: point!.namespace, record })
+  }
+  if (targets.size === 0) return `nothing to restore: no ${DEPLOYMENT_IMAGES} rollback point names a Deployment${notes.length ? ` (${notes.join('; ')})` : ''}`
+
+  const planned = await Promise.all([...targets].map(([name, t]) => planRestore(ctx, t.namespace, name, t.record)))
+  const todo = planned.filter((c) => !c.noop)
+  const unchanged = planned.filter((c) => c.noop).map((c) => `${c.service} (${c.noop})`)
+  if (todo.length === 0) return `nothing to restore: ${unchanged.join(', ')}`
+
+  const outcome = await executeChanges(ctx, todo, { signal: ctx.signal, timeoutMs: RESTORE_TIMEOUT_MS })
+  const problems = problemsOf(outcome)
+  const restored = todo
+    .filter((c) => outcome.changed.includes(c.service))
+    .map((c) => `${c.service} ${Object.values(c.before).join(', ')} -> ${Object.values(c.after).join(', ')}`)
+  if (problems.length) throw new StepFailedError(`restored ${restored.join('; ') || 'nothing'}, but: ${problems.join('; ')}`)
+  const extra = [...(unchanged.length ? [`unchanged: ${unchanged.join(', ')}`] : []), ...notes]
+  return `restored and verified ${restored.join('; ')}${extra.length ? ` (${extra.join('; ')})` : ''}`
 }
