@@ -1,0 +1,167 @@
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  DeleteLifecyclePolicyCommand,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  GetLifecyclePolicyCommand,
+  PutImageCommand,
+  PutImageScanningConfigurationCommand,
+} from '@aws-sdk/client-ecr'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { loadCatalog } from '../../src/config/catalog.js'
+import { awsProject, describeCalls, outcome, runInProcess, type AwsProject } from './aws-project.js'
+
+// Plan phase 4 against moto: ECR repositories, release images, and GitHub setup (gh cannot reach
+// GitHub here: absent → skipped; a stand-in gh script, named as such, proves secrets go on stdin).
+const aws = inject('aws')
+const endpoint = aws?.endpoint ?? ''
+const catalog = loadCatalog(join(import.meta.dirname, '..', '..'))
+const repos = catalog.services.map((s) => s.ecrRepository)
+
+/** What CI would push: a minimal image manifest under the release tag (moto stores it as ECR does). */
+async function pushReleaseImages(ecr: ECRClient, tag: string, only = repos): Promise<void> {
+  for (const repositoryName of only) {
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 2, digest: `sha256:${'1'.repeat(64)}` },
+      layers: [
+        { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 3, digest: `sha256:${repositoryName.length.toString(16).padStart(64, '0')}` },
+      ],
+    })
+    await ecr.send(new PutImageCommand({ repositoryName, imageManifest: manifest, imageTag: tag }))
+  }
+}
+
+describe.skipIf(!aws)('phase 4 against moto', () => {
+  let p: AwsProject
+  afterEach(() => p?.cleanup())
+
+  it('ecr.repositories: creates one per catalog service, then changes nothing, then repairs drift', async () => {
+    p = await awsProject({ endpoint })
+    const ecr = new ECRClient(p.sdk)
+
+    const first = await runInProcess(p, ['ecr.repositories'])
+    expect(first.report.result, JSON.stringify(first.report.error)).toBe('succeeded')
+    const created = (await ecr.send(new DescribeRepositoriesCommand({}))).repositories ?? []
+    expect(created.map((r) => r.repositoryName).sort()).toEqual([...repos].sort())
+    expect(repos).toHaveLength(12)
+    for (const r of created) {
+      expect(r.imageScanningConfiguration?.scanOnPush).toBe(true)
+      expect(r.encryptionConfiguration?.encryptionType).toBe('AES256')
+      const policy = JSON.parse((await ecr.send(new GetLifecyclePolicyCommand({ repositoryName: r.repositoryName }))).lifecyclePolicyText!)
+      expect(policy.rules[0].selection).toEqual({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 })
+    }
+
+    const second = await runInProcess(p, ['ecr.repositories'])
+    expect(outcome(second.report, 'ecr.repositories')).toBe('unchanged')
+    expect(second.mutating).toEqual([])
+
+    // Drift: a lifecycle policy removed, scan on push turned off.
+    await ecr.send(new DeleteLifecyclePolicyCommand({ repositoryName: 'autolytiq/deal-service' }))
+    await ecr.send(new PutImageScanningConfigurationCommand({ repositoryName: 'autolytiq/auth-service', imageScanningConfiguration: { scanOnPush: false } }))
+    const third = await runInProcess(p, ['ecr.repositories'])
+    expect(outcome(third.report, 'ecr.repositories')).toBe('changed')
+    expect(third.report.steps[0]?.detail).toMatch(/^repaired drift: .*auth-service: scan on push off.*deal-service: lifecycle policy missing/)
+    expect(describeCalls(third.mutating).sort()).toEqual(['ecr.PutImageScanningConfiguration', 'ecr.PutLifecyclePolicy'])
+
+    const fourth = await runInProcess(p, ['ecr.repositories'])
+    expect(outcome(fourth.report, 'ecr.repositories')).toBe('unchanged')
+    expect(fourth.mutating).toEqual([])
+  })
+
+  it('images: verify fails naming the services without the release tag; once CI pushed them both steps are done', async () => {
+    p = await awsProject({ endpoint })
+    const ecr = new ECRClient(p.sdk)
+    await runInProcess(p, ['ecr.repositories'])
+    await pushReleaseImages(ecr, 'v1.0.0', repos.slice(0, 10))
+
+    const missing = await runCli(['deploy', '--env', 'sandbox', '--only', 'images.verify', '--json'], p.cliEnv)
+    expect(missing.code).toBe(1)
+    const report = JSON.parse(missing.stdout)
+    expect(report.error.message).toBe('release v1.0.0 is missing in ECR for settings-service, data-retention-service')
+
+    // No Docker engine here: images.publish refuses to pretend, and says how to let CI build.
+    const noDocker = await runCli(['deploy', '--env', 'sandbox', '--only', 'images.publish', '--yes', '--json'], {
+      ...p.cliEnv,
+      AUTOLYTIQ_SOURCE_DIR: p.root,
+    })
+    expect(noDocker.code).toBe(2)
+    expect(JSON.parse(noDocker.stdout).error.message).toMatch(/no Dockerfile for settings-service|docker cannot build here/)
+    expect(JSON.parse(noDocker.stdout).error.next).toContain('AUTOLYTIQ_SKIP_BUILD=1')
+
+    const skipped = await runCli(['deploy', '--env', 'sandbox', '--only', 'images.publish', '--yes', '--json'], { ...p.cliEnv, AUTOLYTIQ_SKIP_BUILD: '1' })
+    expect(skipped.code, skipped.stdout).toBe(0)
+    expect(JSON.parse(skipped.stdout).steps[0]).toMatchObject({ outcome: 'skipped', detail: 'build skipped (CI publishes); 2 service(s) still lack v1.0.0' })
+
+    await pushReleaseImages(ecr, 'v1.0.0', repos.slice(10))
+    const done = await runInProcess(p, ['images.publish', 'images.verify'])
+    expect(done.report.steps.map((s) => s.outcome)).toEqual(['unchanged', 'unchanged'])
+    expect(done.mutating).toEqual([])
+    expect(done.ctx.state.outputs('images.verify')?.images).toContain(`${p.account.accountId}.dkr.ecr.us-east-1.amazonaws.com/autolytiq/api-gateway:v1.0.0`)
+  })
+
+  it('github.setup: skipped with a warning when gh is not installed', async () => {
+    p = await awsProject({ endpoint })
+    const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'github.setup', '--yes', '--json'], { ...p.cliEnv, PATH: '/usr/bin:/bin' })
+    expect(r.code, r.stdout).toBe(0)
+    const report = JSON.parse(r.stdout)
+    expect(report.steps[0]).toMatchObject({ outcome: 'skipped' })
+    expect(report.warnings.join('\n')).toContain('github.setup skipped: the GitHub CLI (gh) is not installed')
+  })
+
+  it('github.setup with a stand-in gh (GitHub cannot run here): values go on stdin, never in argv or output', async () => {
+    p = await awsProject({ endpoint })
+    // MOCK of the GitHub CLI: records argv and stdin, answers like an empty repository.
+    const bin = join(p.root, 'fake-gh-bin')
+    mkdirSync(bin)
+    const logFile = join(p.root, 'gh-calls.jsonl')
+    writeFileSync(
+      join(bin, 'gh'),
+      `#!/usr/bin/env node
+const fs = require('fs')
+const args = process.argv.slice(2)
+const input = args.includes('--input') || args[0] === 'secret' && args[1] === 'set' ? fs.readFileSync(0, 'utf8') : ''
+fs.appendFileSync(${JSON.stringify(logFile)}, JSON.stringify({ args, input }) + '\\n')
+const a = args.join(' ')
+if (a.startsWith('repo view')) console.log('acme/desk-studio')
+else if (a.startsWith('secret list')) console.log('[]')
+else if (a.endsWith('/environments')) console.log('{"total_count":0,"environments":[]}')
+else if (a.includes('deployment-branch-policies') && !a.includes('POST')) console.log('{"branch_policies":[]}')
+else console.log('{}')
+`,
+    )
+    chmodSync(join(bin, 'gh'), 0o755)
+    const accessKey = 'AKIAFAKEFORTEST12345'
+    const secretKey = 'fake/Secret+Key-for-the-stand-in-gh-0123'
+    const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'github.setup', '--yes', '--json'], {
+      ...p.cliEnv,
+      PATH: `${bin}:${process.env.PATH}`,
+      AUTOLYTIQ_GITHUB_AWS_ACCESS_KEY_ID: accessKey,
+      AUTOLYTIQ_GITHUB_AWS_SECRET_ACCESS_KEY: secretKey,
+    })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const calls = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { args: string[]; input: string })
+    const sets = calls.filter((c) => c.args[0] === 'secret' && c.args[1] === 'set')
+    expect(sets.map((c) => [c.args[2], c.input])).toEqual([
+      ['AWS_ACCESS_KEY_ID', accessKey],
+      ['AWS_SECRET_ACCESS_KEY', secretKey],
+      ['AWS_ACCOUNT_ID', p.account.accountId],
+    ])
+    for (const c of calls) expect(c.args.join(' ')).not.toContain(secretKey)
+    const envPuts = calls.filter((c) => c.args[1] === '-X' && c.args[2] === 'PUT')
+    expect(envPuts.map((c) => c.args[3])).toEqual(['repos/acme/desk-studio/environments/staging', 'repos/acme/desk-studio/environments/prod'])
+    expect(envPuts.map((c) => JSON.parse(c.input).deployment_branch_policy)).toEqual([
+      { protected_branches: false, custom_branch_policies: true },
+      { protected_branches: false, custom_branch_policies: true },
+    ])
+    const policies = calls.filter((c) => c.args[2] === 'POST').map((c) => `${c.args[3]!.split('/')[4]} ${c.args[5]} ${c.args[7]}`)
+    expect(policies).toEqual(['staging name=main type=branch', 'prod name=v* type=tag'])
+    expect(r.stdout + r.stderr).not.toContain(secretKey)
+  })
+})

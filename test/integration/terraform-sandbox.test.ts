@@ -1,0 +1,124 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3'
+import { parse, stringify } from 'yaml'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { runCli } from '../helpers/cli.js'
+import { REQUIRED_OUTPUTS } from '../../src/steps/terraform/outputs.js'
+import { awsProject, outcome, runInProcess, type AwsProject } from './aws-project.js'
+
+// Plan phase 2 with the real terraform binary: the sandbox configuration (terraform_data only) with
+// its state in a versioned moto bucket and locks in a moto DynamoDB table.
+const aws = inject('aws')
+const endpoint = aws?.endpoint ?? ''
+const TERRAFORM = ['terraform.tfvars', 'terraform.init', 'terraform.plan', 'terraform.apply', 'terraform.outputs']
+const only = TERRAFORM.flatMap((s) => ['--only', s])
+
+interface Report {
+  result: string
+  changed: number
+  steps: { id: string; outcome: string; detail?: string; plan?: string[] }[]
+  error?: { message: string; next?: string }
+}
+
+function readState(p: AwsProject): {
+  outputs: Record<string, Record<string, unknown>>
+  rollbackPoints: { kind: string; step: string; data: Record<string, unknown> }[]
+} {
+  return JSON.parse(readFileSync(join(p.home, 'state', 'sandbox.json'), 'utf8'))
+}
+
+async function stateVersions(p: AwsProject): Promise<string[]> {
+  const r = await new S3Client(p.sdk).send(new ListObjectVersionsCommand({ Bucket: p.stateBucket, Prefix: 'infrastructure/terraform.tfstate' }))
+  return (r.Versions ?? []).filter((v) => v.Key === 'infrastructure/terraform.tfstate').map((v) => v.VersionId!)
+}
+
+describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend on moto', () => {
+  let p: AwsProject
+  afterEach(() => p?.cleanup())
+
+  it('applies once, then finds no changes; a change is planned, applied and leaves a rollback point', async () => {
+    p = await awsProject({ endpoint })
+    expect((await runInProcess(p, ['state-backend'])).report.result).toBe('succeeded')
+
+    // First run: init, plan with additions, apply, outputs saved.
+    const first = await runCli(['deploy', '--env', 'sandbox', ...only, '--yes', '--json'], p.cliEnv, { timeoutMs: 240_000 })
+    const r1 = JSON.parse(first.stdout) as Report
+    expect(first.code, first.stdout + first.stderr).toBe(0)
+    expect(r1.steps.find((s) => s.id === 'terraform.plan')?.detail).toBeUndefined()
+    // terraform.outputs is read-only: its check reads the outputs and the runner saves them.
+    expect(r1.steps.map((s) => s.outcome)).toEqual(['changed', 'changed', 'changed', 'changed', 'unchanged'])
+    const state1 = readState(p)
+    expect(state1.outputs['terraform.plan']).toMatchObject({ add: 7, change: 0, destroy: 0, changes: true })
+    for (const o of REQUIRED_OUTPUTS) expect(state1.outputs['terraform.outputs']?.[o], o).toEqual(expect.any(String))
+    expect(state1.outputs['terraform.outputs']).toMatchObject({ eks_cluster_name: 'autolytiq-sandbox', rds_cluster_id: 'autolytiq-sandbox' })
+    // The first apply had no earlier state to roll back to.
+    expect(state1.rollbackPoints.filter((r) => r.kind === 'terraform-state')).toEqual([])
+    const versions1 = await stateVersions(p)
+    expect(versions1.length).toBeGreaterThan(0)
+
+    // Second run: every step already done, terraform writes no new state version.
+    const second = await runCli(['deploy', '--env', 'sandbox', ...only, '--yes', '--json'], p.cliEnv, { timeoutMs: 240_000 })
+    const r2 = JSON.parse(second.stdout) as Report
+    expect(second.code, second.stdout).toBe(0)
+    expect(r2.changed).toBe(0)
+    expect(r2.steps.map((s) => s.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged'])
+    expect(r2.steps.find((s) => s.id === 'terraform.plan')?.detail).toBe('no changes')
+    expect(await stateVersions(p)).toEqual(versions1)
+
+    // A sizing change in autolytiq.yaml: tfvars rewritten, an in-place change planned and applied,
+    // and the state version from before the apply recorded as the rollback point.
+    const configPath = join(p.root, 'autolytiq.yaml')
+    const config = parse(readFileSync(configPath, 'utf8'))
+    config.environments.sandbox.terraformVars = { nat_gateway_count: 3 }
+    writeFileSync(configPath, stringify(config))
+    const third = await runCli(['deploy', '--env', 'sandbox', ...only, '--yes', '--json'], p.cliEnv, { timeoutMs: 240_000 })
+    const r3 = JSON.parse(third.stdout) as Report
+    expect(third.code, third.stdout).toBe(0)
+    expect(r3.steps.map((s) => [s.id, s.outcome])).toEqual([
+      ['terraform.tfvars', 'changed'],
+      ['terraform.init', 'unchanged'],
+      ['terraform.plan', 'changed'],
+      ['terraform.apply', 'changed'],
+      ['terraform.outputs', 'unchanged'],
+    ])
+    const state3 = readState(p)
+    expect(state3.outputs['terraform.plan']).toMatchObject({ add: 0, change: 1, destroy: 0 })
+    const points = state3.rollbackPoints.filter((r) => r.kind === 'terraform-state')
+    expect(points).toHaveLength(1)
+    expect(points[0]).toMatchObject({ step: 'terraform.apply', data: { bucket: p.stateBucket, key: 'infrastructure/terraform.tfstate' } })
+    const versions3 = await stateVersions(p)
+    expect(versions3.length).toBeGreaterThan(versions1.length)
+    // The recorded version is the one that was current before the apply, not the new one.
+    expect(points[0]!.data.versionId).toBe(versions1[0])
+    expect(state3.outputs['terraform.apply']?.stateVersionId).toBe(versions3[0])
+  })
+
+  it('--dry-run prints the exact terraform commands with the moto backend settings, changing nothing', async () => {
+    p = await awsProject({ endpoint })
+    const r = await runCli(['deploy', '--env', 'sandbox', ...only, '--dry-run', '--json'], p.cliEnv)
+    expect(r.code, r.stderr).toBe(0)
+    const report = JSON.parse(r.stdout) as Report
+    const init = report.steps.find((s) => s.id === 'terraform.init')!.plan!.join('\n')
+    expect(init).toContain(`-backend-config=bucket=${p.stateBucket}`)
+    expect(init).toContain(`-backend-config=dynamodb_table=${p.lockTable}`)
+    expect(init).toContain(`-backend-config=endpoints={s3="${endpoint}",dynamodb="${endpoint}",sts="${endpoint}"}`)
+    expect(init).toContain('-backend-config=skip_credentials_validation=true')
+    expect(report.steps.find((s) => s.id === 'terraform.plan')!.plan!.join('\n')).toMatch(
+      /plan -input=false -no-color -detailed-exitcode .* -out=.*terraform.tfplan/,
+    )
+    expect(report.steps.find((s) => s.id === 'terraform.apply')!.plan![0]).toContain(`s3 HeadObject s3://${p.stateBucket}/infrastructure/terraform.tfstate`)
+  })
+
+  it('terraform absent: exit 2 with the install hint, and nothing is changed', async () => {
+    p = await awsProject({ endpoint })
+    expect((await runInProcess(p, ['state-backend'])).report.result).toBe('succeeded')
+    const r = await runCli(['deploy', '--env', 'sandbox', ...only, '--yes', '--json'], { ...p.cliEnv, PATH: '/nonexistent' })
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    const report = JSON.parse(r.stdout) as Report
+    expect(report.error?.message).toBe('terraform is not installed (not found on PATH)')
+    expect(report.error?.next).toContain('install terraform >= 1.5 (or OpenTofu)')
+    expect(outcome(report as never, 'terraform.init')).toBe('failed')
+    expect(await stateVersions(p)).toEqual([])
+  })
+})
