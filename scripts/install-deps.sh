@@ -53,7 +53,11 @@ fi
 # --- moto ------------------------------------------------------------------------------------
 if ! command -v moto_server >/dev/null 2>&1; then
   step "pip install 'moto[server]'"
-  python3 -m pip install -q 'moto[server]'
+  # a Debian system python refuses pip installs (PEP 668); the image's pyenv python does not
+  python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi # make the moto_server shim appear
+  hash -r
+  command -v moto_server >/dev/null 2>&1 || { echo "moto_server still not on PATH after pip install" >&2; exit 1; }
 else
   step "moto_server present"
 fi
