@@ -1,7 +1,7 @@
 import { InterruptedError, errorMessage } from '../engine/errors.js'
 import { redact } from '../engine/redact.js'
 import type { Context } from '../engine/types.js'
-import { waitForRollouts } from './rollout.js'
+import { waitForRollouts } from '../k8s/rollout.js'
 import { verifyWorkloads, type VerifyOutcome } from './verify.js'
 import { applyChange, type WorkloadChange } from './workloads.js'
 
@@ -63,10 +63,12 @@ export async function executeChanges(ctx: Context, todo: WorkloadChange[], opts:
   const t1 = Date.now()
   try {
     const rolling = done.filter((c) => c.kind === 'Deployment').map((c) => c.service)
-    await waitForRollouts(ctx, done[0]?.namespace ?? ctx.env.namespace, rolling, {
+    await waitForRollouts(ctx.clients.kube, {
+      namespace: done[0]?.namespace ?? ctx.env.namespace,
+      deployments: rolling,
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
-      onProgress: (name, m) => ctx.log(`${name}: ${m}`),
+      log: (line) => ctx.log(line),
     })
   } catch (err) {
     outcome.timings.rolloutMs = Date.now() - t1

@@ -1,7 +1,8 @@
 import type * as k8s from '@kubernetes/client-node'
+import { describeFailure, podFailures } from '../k8s/pods.js'
+import { currentReplicaSet, deploymentRolloutStatus, podsOf } from '../k8s/rollout.js'
 import type { Context } from '../engine/types.js'
-import { brokenReason, deploymentOfPod, rolloutStatus } from './rollout.js'
-import { imagesOf, readCronJob, readDeployment, revisionOf, sameImages, type Images } from './workloads.js'
+import { imagesOf, readCronJob, readDeployment, sameImages, type Images } from './workloads.js'
 
 export interface VerifyOutcome {
   service: string
@@ -15,47 +16,55 @@ export interface VerifyTarget {
   expected: Images
 }
 
-/** Verifies every target against one listing of the namespace's pods. */
+const list = (images: Images): string => Object.values(images).join(', ')
+
+/** Verifies every target against one listing of the namespace's ReplicaSets and pods. */
 export async function verifyWorkloads(ctx: Context, namespace: string, targets: VerifyTarget[]): Promise<VerifyOutcome[]> {
-  const pods = targets.some((t) => t.kind === 'Deployment') ? (await (await ctx.clients.kube.core()).listNamespacedPod({ namespace })).items : []
-  return Promise.all(targets.map((t) => verifyWorkload(ctx, namespace, t, pods)))
+  let rss: k8s.V1ReplicaSet[] = []
+  let pods: k8s.V1Pod[] = []
+  if (targets.some((t) => t.kind === 'Deployment')) {
+    const [apps, core] = await Promise.all([ctx.clients.kube.apps(), ctx.clients.kube.core()])
+    ;[rss, pods] = await Promise.all([
+      apps.listNamespacedReplicaSet({ namespace }).then((l) => l.items),
+      core.listNamespacedPod({ namespace }).then((l) => l.items),
+    ])
+  }
+  return Promise.all(targets.map((t) => verifyWorkload(ctx, namespace, t, rss, pods)))
 }
 
 /**
- * After a rollback: the workload runs exactly the images we meant, and (Deployments) every
- * replica is updated, available and Ready on those images, with no old or broken pod left.
+ * After a rollback: the workload runs exactly the images we meant, and (Deployments) the rollout
+ * is complete, Available, and every pod of the current ReplicaSet is Ready on those images with
+ * none failing.
  */
-async function verifyWorkload(ctx: Context, namespace: string, { service, kind, expected }: VerifyTarget, allPods: k8s.V1Pod[]): Promise<VerifyOutcome> {
+async function verifyWorkload(
+  ctx: Context,
+  namespace: string,
+  { service, kind, expected }: VerifyTarget,
+  rss: k8s.V1ReplicaSet[],
+  pods: k8s.V1Pod[],
+): Promise<VerifyOutcome> {
   if (kind === 'CronJob') {
-    const cj = await readCronJob(ctx, namespace, service)
-    const images = imagesOf(cj.spec?.jobTemplate?.spec?.template?.spec)
+    const images = imagesOf((await readCronJob(ctx, namespace, service)).spec?.jobTemplate?.spec?.template?.spec)
     return sameImages(images, expected)
-      ? { service, ok: true, detail: `job template runs ${Object.values(images).join(', ')}` }
-      : { service, ok: false, detail: `job template runs ${Object.values(images).join(', ')}, expected ${Object.values(expected).join(', ')}` }
+      ? { service, ok: true, detail: `job template runs ${list(images)}` }
+      : { service, ok: false, detail: `job template runs ${list(images)}, expected ${list(expected)}` }
   }
   const d = await readDeployment(ctx, namespace, service)
   const images = imagesOf(d.spec?.template?.spec)
   if (!sameImages(images, expected))
-    return {
-      service,
-      ok: false,
-      detail: `template runs ${Object.values(images).join(', ')}, expected ${Object.values(expected).join(', ')} (changed by someone else?)`,
-    }
-  const status = rolloutStatus(d)
-  if (!status.done) return { service, ok: false, detail: `rollout not complete: ${status.error ?? status.message}` }
+    return { service, ok: false, detail: `template runs ${list(images)}, expected ${list(expected)} (changed by someone else?)` }
+  const status = deploymentRolloutStatus(d)
+  if (!status.done) return { service, ok: false, detail: `rollout not complete: ${status.failed ?? status.message}` }
   const available = d.status?.conditions?.find((c) => c.type === 'Available')
   if (available?.status !== 'True')
     return { service, ok: false, detail: `Available condition is ${available?.status ?? 'missing'}: ${available?.message ?? ''}` }
-  // Pods being deleted are the old ReplicaSet's on their way out: neither proof nor problem.
-  const pods = allPods.filter((p) => deploymentOfPod(p) === service && !p.metadata?.deletionTimestamp)
+  const rs = currentReplicaSet(d, rss)
+  const current = rs ? podsOf(rs, pods) : []
+  const failures = current.flatMap(podFailures)
+  if (failures.length) return { service, ok: false, detail: describeFailure(failures[0]!) }
+  const ready = current.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && sameImages(imagesOf(p.spec), expected))
   const want = d.spec?.replicas ?? 1
-  const broken = pods.map((p) => [p, brokenReason(p)] as const).filter(([, why]) => why)
-  if (broken.length) return { service, ok: false, detail: `pod ${broken[0]![0].metadata?.name}: ${broken[0]![1]}` }
-  const good = pods.filter((p) => isReady(p) && sameImages(imagesOf(p.spec), expected))
-  if (good.length < want) return { service, ok: false, detail: `${good.length} of ${want} pods Ready on the expected images` }
-  return { service, ok: true, detail: `${good.length}/${want} pods Ready on ${Object.values(expected).join(', ')} (revision ${revisionOf(d.metadata) ?? '?'})` }
-}
-
-function isReady(pod: k8s.V1Pod): boolean {
-  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+  if (ready.length < want) return { service, ok: false, detail: `${ready.length} of ${want} pods Ready on ${list(expected)}` }
+  return { service, ok: true, detail: `${ready.length}/${want} pods Ready on ${list(expected)} (revision ${status.revision ?? '?'})` }
 }

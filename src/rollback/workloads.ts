@@ -1,6 +1,7 @@
 import type * as k8s from '@kubernetes/client-node'
 import { ExternalError, UserError } from '../engine/errors.js'
 import type { Context } from '../engine/types.js'
+import { apiMessage, apiStatus } from '../k8s/api.js'
 
 /** Annotations kubectl never copies between a Deployment and its ReplicaSets (kubectl's `annotationsToSkip`). */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision'
@@ -57,12 +58,6 @@ export function revisionOf(meta: k8s.V1ObjectMeta | undefined): number | undefin
   const v = meta?.annotations?.[REVISION_ANNOTATION]
   const n = v === undefined ? NaN : Number(v)
   return Number.isInteger(n) ? n : undefined
-}
-
-/** HTTP status of a Kubernetes API error, if it is one. */
-export function apiStatus(err: unknown): number | undefined {
-  const code = (err as { code?: unknown })?.code
-  return typeof code === 'number' ? code : undefined
 }
 
 /** Plain JSON (the client's model classes hold Dates and undefined fields): what the API server sees. */
@@ -187,18 +182,4 @@ export async function applyChange(ctx: Context, change: WorkloadChange): Promise
       )
     throw new ExternalError(`the API server refused to change ${change.kind} ${change.service}: ${message}`, change.call)
   }
-}
-
-/** The API server's own explanation (Status.message), or the error text. */
-export function apiMessage(err: unknown): string {
-  const body = (err as { body?: unknown })?.body
-  if (typeof body === 'string') {
-    try {
-      const msg = (JSON.parse(body) as { message?: string }).message
-      if (msg) return msg
-    } catch {
-      // not JSON: fall through to the error's own message
-    }
-  }
-  return err instanceof Error ? err.message : String(err)
 }
