@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53'
+import { parse, stringify } from 'yaml'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { BIN, REPO, runCli } from '../helpers/cli.js'
+import { awsProject, type AwsProject } from './aws-project.js'
+
+// The S3 state backend: state in the bucket, the environment lock a DynamoDB conditional write.
+// Two CLI processes on one environment: the second is refused with exit 3 naming the holder.
+const aws = inject('aws')
+const endpoint = aws?.endpoint ?? ''
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await probe()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+}
+
+describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
+  let p: AwsProject
+  let holder: ChildProcess | undefined
+  afterEach(() => {
+    if (holder?.exitCode === null) holder.kill('SIGKILL')
+    p?.cleanup()
+  })
+
+  it('a second process is refused with exit 3 naming the first; after the first stops, it runs', async () => {
+    p = await awsProject({ endpoint })
+    const config = parse(readFileSync(join(p.root, 'autolytiq.yaml'), 'utf8'))
+    config.environments.sandbox.stateBackend = { type: 's3', bucket: p.stateBucket, lockTable: p.lockTable }
+    writeFileSync(join(p.root, 'autolytiq.yaml'), stringify(config))
+    // A step that waits: the certificate stays PENDING on the shared moto for a minute.
+    const rb = parse(readFileSync(join(REPO, 'runbooks', 'go-live.yaml'), 'utf8'))
+    for (const ph of rb.phases) for (const s of ph.steps) if (s.uses === 'acm.certificate') s.with = { waitTimeoutSeconds: 120, pollSeconds: 1 }
+    writeFileSync(join(p.root, 'runbooks', 'go-live.yaml'), stringify(rb))
+    await new Route53Client(p.sdk).send(new CreateHostedZoneCommand({ Name: p.domain, CallerReference: `lock-${Date.now()}` }))
+
+    // Bootstrap: the shared backend does not exist yet, so its own creation runs on the local backend.
+    const boot = await runCli(['deploy', '--env', 'sandbox', '--only', 'state-backend', '--yes'], { ...p.cliEnv, AUTOLYTIQ_STATE_BACKEND: 'local' })
+    expect(boot.code, boot.stdout + boot.stderr).toBe(0)
+
+    // First engineer: a run that holds the lock while it waits.
+    holder = spawn(process.execPath, [BIN, 'deploy', '--env', 'sandbox', '--only', 'acm.certificate', '--yes'], {
+      env: { ...process.env, CI: 'true', ...p.cliEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let holderOutput = ''
+    holder.stdout!.on('data', (d) => (holderOutput += d))
+    holder.stderr!.on('data', (d) => (holderOutput += d))
+    const ddb = new DynamoDBClient(p.sdk)
+    const item = await until('the lock item', async () => {
+      if (holder!.exitCode !== null) throw new Error(`the holder exited early (${holder!.exitCode}):\n${holderOutput}`)
+      const r = await ddb.send(new GetItemCommand({ TableName: p.lockTable, Key: { LockID: { S: 'autolytiq/sandbox/lock' } }, ConsistentRead: true }))
+      return r.Item
+    })
+    expect(Number(item.pid?.N)).toBe(holder.pid)
+
+    // Second engineer, same environment: refused, told who holds it.
+    const second = await runCli(['deploy', '--env', 'sandbox', '--only', 'preflight.identity', '--yes'], p.cliEnv)
+    expect(second.code, second.stdout + second.stderr).toBe(3)
+    expect(second.stderr).toMatch(new RegExp(`environment "sandbox" is locked by \\S+@\\S+ \\(pid ${holder.pid}, \`autolytiq deploy\``))
+    expect(second.stderr).toContain('it is still alive')
+
+    // A live holder cannot be unlocked by accident.
+    const unlock = await runCli(['state', 'unlock', '--env', 'sandbox'], p.cliEnv)
+    expect(unlock.code).toBe(2)
+    expect(unlock.stderr).toContain('is held by a live run')
+
+    // The first run is interrupted: it saves state to S3, releases the lock, exits 130.
+    holder.kill('SIGINT')
+    expect(await exited(holder)).toBe(130)
+    const after = await ddb.send(new GetItemCommand({ TableName: p.lockTable, Key: { LockID: { S: 'autolytiq/sandbox/lock' } }, ConsistentRead: true }))
+    expect(after.Item).toBeUndefined()
+
+    const third = await runCli(['deploy', '--env', 'sandbox', '--only', 'preflight.identity', '--yes'], p.cliEnv)
+    expect(third.code, third.stdout + third.stderr).toBe(0)
+    const state = JSON.parse(
+      await (await new S3Client(p.sdk).send(new GetObjectCommand({ Bucket: p.stateBucket, Key: 'autolytiq/sandbox/state.json' }))).Body!.transformToString(),
+    )
+    expect(state.runs.map((r: { result: string }) => r.result)).toEqual(['interrupted', 'succeeded'])
+    expect(state.outputs['acm.certificate'].certificateArn).toMatch(/^arn:aws:acm:/)
+  })
+})
