@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os'
-import { Listr, ProcessOutput, type ListrTaskWrapper, type ListrRendererValue } from 'listr2'
+import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper, type ListrRendererValue } from 'listr2'
 import pRetry from 'p-retry'
 import { AutolytiqError, EXIT, InterruptedError, StepFailedError, UserError, errorMessage, isTransient } from './errors.js'
 import { redact } from './redact.js'
@@ -52,6 +52,17 @@ function rendererFor(json: boolean): ListrRendererValue {
   if (json) return 'silent'
   return process.stderr.isTTY && !isCI() ? 'default' : 'simple'
 }
+
+/**
+ * Plain progress, on stderr like every other renderer (the simple renderer builds its own logger,
+ * which would print to stdout, mixing progress into results). In CI no colour either: colorette
+ * colours listr's icons on any terminal and whenever GitHub Actions is detected.
+ */
+const PLAIN = (s?: string): string => s ?? ''
+const plainOptions = (): Record<string, unknown> => ({
+  logger: new ListrLogger({ useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr) }),
+  ...(isCI() ? { color: Object.fromEntries(['STARTED', 'FAILED', 'SKIPPED', 'COMPLETED', 'RETRY', 'ROLLBACK', 'PAUSED'].map((level) => [level, PLAIN])) } : {}),
+})
 
 /**
  * Runs runbook steps in order: check() → (todo) rollback point → run() → verify(), saving state
@@ -161,7 +172,12 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
         })),
       {
         renderer: rendererFor(opts.json),
-        rendererOptions: { processOutput: new ProcessOutput(process.stderr, process.stderr), collapseSubtasks: false, showErrorMessage: true } as never,
+        rendererOptions: {
+          processOutput: new ProcessOutput(process.stderr, process.stderr),
+          collapseSubtasks: false,
+          showErrorMessage: true,
+          ...(rendererFor(opts.json) === 'simple' ? plainOptions() : {}),
+        } as never,
         exitOnError: true,
         concurrent: false,
         registerSignalListeners: false,
