@@ -57,6 +57,11 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Every component process started by this module and not stopped yet (the sandbox records them). */
+export function liveProcesses(): { pid: number; name: string }[] {
+  return [...liveGroups].map(([pid, name]) => ({ pid, name }))
+}
+
 /** Kill every process group started by this module (synchronous; used by the exit hooks). */
 export function killAllProcesses(): void {
   for (const pid of liveGroups.keys()) killGroup(pid, 'SIGKILL')

@@ -13,6 +13,8 @@ export interface ScrapeJob {
   targets: string[]
   metricsPath?: string
   scheme?: 'http' | 'https'
+  /** Extra target labels (e.g. namespace, the way Kubernetes service discovery labels pods). */
+  labels?: Record<string, string>
 }
 
 export interface PrometheusTarget {
@@ -65,7 +67,7 @@ export async function startPrometheus(
       job_name: j.job,
       metrics_path: j.metricsPath ?? '/metrics',
       scheme: j.scheme ?? 'http',
-      static_configs: [{ targets: j.targets }],
+      static_configs: [{ targets: j.targets, ...(j.labels ? { labels: j.labels } : {}) }],
     })),
   }
   if (opts.alertmanager) {

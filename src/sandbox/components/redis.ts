@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { freePort } from './ports.js'
 import { spawnProcess } from './proc.js'
 import { makeTempDir, removeTempDir } from './tmp.js'
-import { createTestPki } from './tls-certs.js'
+import { createTestPki, type TestPki } from './tls-certs.js'
 import { waitFor } from './wait.js'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
@@ -23,9 +23,15 @@ export interface TestRedis {
  * redis-server with TLS only (`--port 0`), `requirepass`, no client certificates and no
  * persistence. Readiness = a real TLS connection that AUTHs and PINGs.
  */
-export async function startRedis(opts: { timeoutMs?: number } = {}): Promise<TestRedis> {
+export async function startRedis(
+  opts: {
+    timeoutMs?: number
+    /** Serve the `valid` leaf of this PKI (the sandbox's one CA); default a PKI of its own. */
+    pki?: TestPki
+  } = {},
+): Promise<TestRedis> {
   const dir = makeTempDir('redis')
-  const pki = await createTestPki(join(dir, 'pki'), { hostname: 'localhost' })
+  const pki = opts.pki ?? (await createTestPki(join(dir, 'pki'), { hostname: 'localhost' }))
   const leaf = pki.leaf('valid')
   const port = await freePort()
   const password = randomBytes(16).toString('hex')

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto'
+import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks'
+import { CreateReplicationGroupCommand, DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache'
+import { CreateDBClusterCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
+import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import type { AwsTestConfig } from './components/moto.js'
+
+/**
+ * What terraform would create in AWS but cannot here (the sandbox's terraform builds only
+ * `terraform_data`): the EKS cluster record, the Aurora cluster, the ElastiCache group and the
+ * eight secrets of plan 3.5, under the names terraform/environments/sandbox outputs. Their
+ * values point at the sandbox's real PostgreSQL and Redis. Nothing a runbook step creates itself
+ * (hosted zone, certificate, ECR repositories) is made here.
+ */
+export interface SeedInput {
+  aws: AwsTestConfig
+  envName: string
+  clusterName: string
+  postgres: { host: string; port: number; user: string; password: string; database: string }
+  redis: { host: string; port: number; password: string }
+  jwtSecret: string
+}
+
+const hex = (n: number): string => randomBytes(n).toString('hex')
+const missing = (err: unknown, name: string): boolean => (err as { name?: string }).name === name
+
+async function ensure(describe: () => Promise<unknown>, create: () => Promise<unknown>, notFound: string): Promise<void> {
+  try {
+    await describe()
+  } catch (err) {
+    if (!missing(err, notFound)) throw err
+    await create()
+  }
+}
+
+/** Secret values: generated ones real and random, third-party ones sandbox values (not placeholders). */
+export function sandboxSecrets(i: SeedInput): Record<string, Record<string, string | number>> {
+  const pg = i.postgres
+  const dbUrl = `postgres://${pg.user}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${pg.database}`
+  return {
+    database: { engine: 'postgres', host: pg.host, port: pg.port, dbname: pg.database, username: pg.user, password: pg.password, url: dbUrl },
+    redis: {
+      host: i.redis.host,
+      port: i.redis.port,
+      auth_token: i.redis.password,
+      url: `rediss://:${encodeURIComponent(i.redis.password)}@${i.redis.host}:${i.redis.port}`,
+    },
+    jwt: { secret: i.jwtSecret },
+    'pii-encryption': { key: hex(32) },
+    session: { secret: hex(32) },
+    smtp: { host: 'smtp.sandbox.autolytiq.local', port: 587, username: 'autolytiq-sandbox', password: hex(16), from: 'noreply@sandbox.autolytiq.local' },
+    resend: { api_key: `re_sandbox${hex(12)}` },
+    'external-apis': {
+      sentry_dsn: `https://${hex(16)}@sentry.sandbox.autolytiq.local/1`,
+      datadog_api_key: '',
+      stripe_secret_key: `sk_test_sandbox${hex(12)}`,
+      stripe_webhook_secret: `whsec_sandbox${hex(12)}`,
+    },
+  }
+}
+
+export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<void> {
+  const name = `autolytiq-${i.envName}`
+  const eks = new EKSClient(i.aws)
+  const rds = new RDSClient(i.aws)
+  const ec = new ElastiCacheClient(i.aws)
+  const sm = new SecretsManagerClient(i.aws)
+  try {
+    await Promise.all([
+      ensure(
+        () => eks.send(new DescribeClusterCommand({ name: i.clusterName })),
+        () =>
+          eks.send(
+            new CreateClusterCommand({
+              name: i.clusterName,
+              version: '1.34',
+              roleArn: `arn:aws:iam::123456789012:role/${i.clusterName}-cluster`,
+              resourcesVpcConfig: { subnetIds: ['subnet-sandbox-a', 'subnet-sandbox-b', 'subnet-sandbox-c'] },
+            }),
+          ),
+        'ResourceNotFoundException',
+      ),
+      ensure(
+        () => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: name })),
+        () =>
+          rds.send(
+            new CreateDBClusterCommand({
+              DBClusterIdentifier: name,
+              Engine: 'aurora-postgresql',
+              EngineVersion: '15.4',
+              DatabaseName: i.postgres.database,
+              MasterUsername: i.postgres.user,
+              MasterUserPassword: i.postgres.password,
+              BackupRetentionPeriod: 7,
+              StorageEncrypted: true,
+              DeletionProtection: false,
+            }),
+          ),
+        'DBClusterNotFoundFault',
+      ),
+      ensure(
+        () => ec.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: name })),
+        () =>
+          ec.send(
+            new CreateReplicationGroupCommand({
+              ReplicationGroupId: name,
+              ReplicationGroupDescription: 'autolytiq sandbox Redis',
+              Engine: 'redis',
+              EngineVersion: '7.0',
+              CacheNodeType: 'cache.t3.micro',
+              NumCacheClusters: 2,
+              AutomaticFailoverEnabled: true,
+              TransitEncryptionEnabled: true,
+              AtRestEncryptionEnabled: true,
+              AuthToken: i.redis.password,
+              SnapshotRetentionLimit: 1,
+            }),
+          ),
+        'ReplicationGroupNotFoundFault',
+      ),
+    ])
+    log(`seeded EKS cluster ${i.clusterName}, Aurora cluster ${name}, ElastiCache group ${name}`)
+    const secrets = sandboxSecrets(i)
+    for (const [secret, value] of Object.entries(secrets)) {
+      const id = `autolytiq/${i.envName}/${secret}`
+      const SecretString = JSON.stringify(value)
+      try {
+        await sm.send(new CreateSecretCommand({ Name: id, SecretString, Description: `autolytiq ${i.envName} ${secret} (sandbox)` }))
+      } catch (err) {
+        if (!(err instanceof ResourceExistsException)) throw err
+        await sm.send(new PutSecretValueCommand({ SecretId: id, SecretString }))
+      }
+    }
+    log(`seeded ${Object.keys(secrets).length} secrets autolytiq/${i.envName}/*`)
+  } finally {
+    for (const c of [eks, rds, ec, sm]) c.destroy()
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * One stand-in service process (`node dist/sandbox/standin.js`), started by the sandbox
+ * supervisor once per Deployment in the catalog. The sandbox has no container runtime, so this
+ * small program answers for the service: health, metrics and the smoke-test endpoints, with its
+ * data in the sandbox's PostgreSQL. The HTTPS gateway only forwards to it while the service's
+ * Kubernetes endpoints are ready, so what runs in the cluster still decides what is reachable.
+ *
+ * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET.
+ */
+import { createServer } from 'node:http'
+import { createStandinHandler } from './standin/app.js'
+import { Store } from './standin/store.js'
+
+function required(name: string): string {
+  const v = process.env[name]
+  if (!v) {
+    process.stderr.write(`standin: ${name} is not set\n`)
+    process.exit(2)
+  }
+  return v
+}
+
+const service = required('SERVICE_NAME')
+const port = Number(required('PORT'))
+const store = new Store(required('DATABASE_URL'))
+
+// PostgreSQL is started before the stand-ins; a short retry covers it still accepting connections.
+const deadline = Date.now() + 30_000
+for (;;) {
+  try {
+    await store.migrate()
+    break
+  } catch (err) {
+    if (Date.now() > deadline) {
+      process.stderr.write(`standin ${service}: database not reachable: ${(err as Error).message}\n`)
+      process.exit(1)
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+const { handle } = createStandinHandler({
+  service,
+  healthPath: required('HEALTH_PATH'),
+  dependsOn: (process.env.DEPENDS_ON ?? '').split(',').filter(Boolean),
+  jwtSecret: required('JWT_SECRET'),
+  store,
+})
+const server = createServer(handle)
+server.keepAliveTimeout = 5_000
+server.listen(port, '127.0.0.1', () => process.stdout.write(`standin ${service} listening on 127.0.0.1:${port}\n`))
+
+const shutdown = (): void => {
+  server.closeAllConnections()
+  server.close(() => void store.close().finally(() => process.exit(0)))
+}
+process.on('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)

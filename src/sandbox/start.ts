@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { KubeConfig } from '@kubernetes/client-node'
+import { Route53Client } from '@aws-sdk/client-route-53'
+import type { Catalog } from '../config/catalog.js'
+import type { Environment } from '../config/environments.js'
+import { startCiPublisher } from './ci-publisher.js'
+import { startAlertmanager } from './components/alertmanager.js'
+import { startDnsServer } from './components/dns.js'
+import { startKube } from './components/kube.js'
+import { awsConfigFor, startMoto } from './components/moto.js'
+import { startNodeSimulator } from './components/node-simulator.js'
+import { freePort } from './components/ports.js'
+import { startPostgres } from './components/postgres.js'
+import { liveProcesses, spawnProcess, type Proc } from './components/proc.js'
+import { startPrometheus } from './components/prometheus.js'
+import { startRedis } from './components/redis.js'
+import { createTestPki } from './components/tls-certs.js'
+import { fetchWithTimeout, waitFor } from './components/wait.js'
+import { startWebhookSink } from './components/webhook-sink.js'
+import { albHostname, startAlbController } from './controllers/alb.js'
+import { startExternalSecretsController } from './controllers/external-secrets.js'
+import { route53Records } from './dns-route53.js'
+import { watchEndpointReadiness } from './endpoint-readiness.js'
+import { ownedPrefix, startGateway, type Upstream } from './gateway.js'
+import { startGrafanaStandin } from './grafana-standin.js'
+import { writeRuntime, type SandboxComponent, type SandboxRuntime } from './runtime.js'
+import { seedAws } from './seed.js'
+
+export interface SandboxOptions {
+  root: string
+  /** <AUTOLYTIQ_HOME>/sandbox: runtime.json, the CA, logs. */
+  dir: string
+  envName: string
+  env: Environment
+  catalog: Catalog
+  /** Use this cluster instead of starting the control plane (no node simulator then). */
+  kubeconfig?: string
+  log(message: string): void
+}
+
+export interface RunningSandbox {
+  runtime: SandboxRuntime
+  stop(): Promise<void>
+}
+
+const STANDIN = join(dirname(fileURLToPath(import.meta.url)), 'standin.js')
+const DAY = 24 * 60 * 60 * 1000
+
+/**
+ * Starts everything the `sandbox` environment needs, in dependency order and in parallel where
+ * possible, and returns once all of it answers. Whatever was started is stopped again if a later
+ * part fails, so a failed start leaves nothing behind.
+ */
+export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
+  const stops: { name: string; stop: () => Promise<void> | void }[] = []
+  const components: SandboxComponent[] = []
+  const stopAll = async (): Promise<void> => {
+    // reverse start order: controllers and listeners before the servers they talk to
+    for (const s of stops.reverse()) {
+      try {
+        await s.stop()
+      } catch (err) {
+        o.log(`stop ${s.name}: ${(err as Error).message}`)
+      }
+    }
+  }
+  const timed = async <T>(what: string, start: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now()
+    o.log(`starting ${what}`)
+    const value = await start()
+    o.log(`${what} ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+    return value
+  }
+
+  try {
+    const logDir = join(o.dir, 'logs')
+    mkdirSync(logDir, { recursive: true })
+
+    // --- one CA for everything TLS in the sandbox: the API gateway and Redis ---
+    const pki = await createTestPki(join(o.dir, 'pki'), { hostname: o.env.apiDomain })
+    const names = [o.env.apiDomain, ...(o.env.grafanaDomain ? [o.env.grafanaDomain] : []), 'localhost', '127.0.0.1']
+    const gatewayCert = await pki.issue({ name: 'gateway', sans: names, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 90 * DAY) })
+
+    // --- the servers, in parallel ---
+    const [moto, cluster, postgres, redis, alerting] = await Promise.all([
+      timed('moto (AWS APIs)', async () => {
+        const m = await startMoto()
+        stops.push({ name: 'moto', stop: m.stop })
+        components.push({ name: 'moto', port: m.port, url: m.endpoint })
+        return m
+      }),
+      timed(o.kubeconfig ? `Kubernetes (${o.kubeconfig})` : 'Kubernetes control plane', async () => {
+        if (o.kubeconfig) {
+          const kc = new KubeConfig()
+          kc.loadFromFile(o.kubeconfig)
+          return { kubeconfigPath: o.kubeconfig, kc, builtin: false }
+        }
+        const k = await startKube()
+        stops.push({ name: 'kubernetes', stop: k.stop })
+        components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
+        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig() })
+        stops.push({ name: 'node simulator', stop: sim.stop })
+        return { kubeconfigPath: k.kubeconfigPath, kc: k.kubeConfig(), builtin: true }
+      }),
+      timed('PostgreSQL', async () => {
+        const p = await startPostgres()
+        stops.push({ name: 'postgres', stop: p.stop })
+        components.push({ name: 'postgres', port: p.port })
+        return p
+      }),
+      timed('Redis (TLS, AUTH)', async () => {
+        const r = await startRedis({ pki })
+        stops.push({ name: 'redis', stop: r.stop })
+        components.push({ name: 'redis', port: r.port })
+        return r
+      }),
+      timed('Alertmanager', async () => {
+        const sink = await startWebhookSink()
+        stops.push({ name: 'alert receiver', stop: sink.stop })
+        components.push({ name: 'alert-receiver', port: Number(new URL(sink.url).port), url: sink.url })
+        const am = await startAlertmanager({ webhookUrl: sink.url })
+        stops.push({ name: 'alertmanager', stop: am.stop })
+        components.push({ name: 'alertmanager', port: am.port, url: am.url })
+        return { sink, am }
+      }),
+    ])
+    const aws = awsConfigFor(moto.endpoint)
+    const jwtSecret = randomBytes(32).toString('hex')
+
+    await timed('AWS resources terraform would create (EKS, Aurora, ElastiCache, secrets)', () =>
+      seedAws(
+        {
+          aws,
+          envName: o.envName,
+          clusterName: o.env.eksCluster,
+          postgres: { host: '127.0.0.1', port: postgres.port, user: postgres.user, password: postgres.password, database: postgres.database },
+          redis: { host: '127.0.0.1', port: redis.port, password: redis.password },
+          jwtSecret,
+        },
+        o.log,
+      ),
+    )
+
+    // --- the services: one stand-in process per Deployment in the catalog ---
+    const upstreams: Upstream[] = []
+    const procs: Proc[] = []
+    for (const s of o.catalog.deployments) upstreams.push({ service: s.name, port: await freePort(), prefix: ownedPrefix(s) })
+    await timed(`${upstreams.length} service stand-ins`, async () => {
+      for (const u of upstreams) {
+        const s = o.catalog.get(u.service)
+        const proc = spawnProcess({
+          name: `standin-${s.name}`,
+          command: process.execPath,
+          args: [STANDIN],
+          logDir,
+          env: {
+            SERVICE_NAME: s.name,
+            PORT: String(u.port),
+            HEALTH_PATH: s.healthPath ?? '/health',
+            DEPENDS_ON: s.dependsOn.join(','),
+            DATABASE_URL: postgres.url,
+            JWT_SECRET: jwtSecret,
+          },
+        })
+        procs.push(proc)
+        stops.push({ name: proc.name, stop: proc.stop })
+        components.push({ name: proc.name, pid: proc.pid, port: u.port })
+      }
+      await Promise.all(
+        upstreams.map((u) =>
+          waitFor(`${u.service} stand-in`, async () => (await fetchWithTimeout(`http://127.0.0.1:${u.port}${o.catalog.get(u.service).healthPath}`)).ok, {
+            timeoutMs: 60_000,
+            intervalMs: 200,
+            procs: procs.filter((p) => p.name === `standin-${u.service}`),
+          }),
+        ),
+      )
+    })
+
+    // --- the edge: readiness from the cluster, the gateway, DNS, Grafana ---
+    const readiness = await watchEndpointReadiness(cluster.kc, o.env.namespace, (m) => o.log(`endpoints: ${m}`))
+    stops.push({ name: 'endpoint watch', stop: readiness.stop })
+    const grafana = await startGrafanaStandin()
+    stops.push({ name: 'grafana', stop: grafana.stop })
+    components.push({ name: 'grafana', port: grafana.port, url: grafana.url })
+    const gateway = await startGateway({
+      cert: gatewayCert.cert + pki.caCert,
+      key: gatewayCert.key,
+      upstreams,
+      entryService: o.catalog.deployments.some((s) => s.name === 'api-gateway') ? 'api-gateway' : (upstreams[0]?.service ?? ''),
+      ready: (s) => readiness.ready(s),
+      namespace: o.env.namespace,
+      virtualHosts: o.env.grafanaDomain ? { [o.env.grafanaDomain]: grafana.port } : {},
+    })
+    stops.push({ name: 'gateway', stop: gateway.stop })
+    components.push(
+      { name: 'gateway-https', port: gateway.httpsPort },
+      { name: 'gateway-http', port: gateway.httpPort },
+      { name: 'pod-network', port: gateway.podNetworkPort },
+    )
+    const alb = albHostname(`autolytiq-${o.envName}`, o.env.region)
+    const r53 = new Route53Client(aws)
+    const dns = await startDnsServer({ records: { [alb]: [{ type: 'A', address: '127.0.0.1', ttl: 60 }] }, source: route53Records(r53) })
+    stops.push({ name: 'dns', stop: () => dns.stop().finally(() => r53.destroy()) })
+    components.push({ name: 'dns', port: dns.port, protocol: 'udp' })
+    o.log(`gateway https://${o.env.apiDomain}:${gateway.httpsPort}, DNS 127.0.0.1:${dns.port} (UDP)`)
+
+    // --- Prometheus scrapes every service the way it would scrape their pods ---
+    const prometheus = await timed('Prometheus', () =>
+      startPrometheus({
+        alertmanager: alerting.am.hostPort,
+        scrapeIntervalSeconds: 5,
+        jobs: [
+          { job: 'alertmanager', targets: [alerting.am.hostPort] },
+          ...upstreams.map((u) => ({
+            job: u.service,
+            targets: [`127.0.0.1:${gateway.podNetworkPort}`],
+            metricsPath: `/${u.service}/metrics`,
+            labels: { namespace: o.env.namespace, service: u.service },
+          })),
+        ],
+      }),
+    )
+    stops.push({ name: 'prometheus', stop: prometheus.stop })
+    components.push({ name: 'prometheus', port: prometheus.port, url: prometheus.url })
+
+    // --- what the sandbox plays: the controllers and CI ---
+    const albController = await startAlbController(cluster.kc, { hostname: alb, log: o.log })
+    stops.push({ name: 'alb controller', stop: albController.stop })
+    const eso = await startExternalSecretsController(cluster.kc, { awsEndpoint: moto.endpoint, region: o.env.region, log: o.log })
+    stops.push({ name: 'external-secrets controller', stop: eso.stop })
+    const ci = startCiPublisher({
+      aws,
+      repositories: o.catalog.services.map((s) => s.ecrRepository),
+      tags: [o.env.release, o.envName],
+      log: o.log,
+    })
+    stops.push({ name: 'ci publisher', stop: ci.stop })
+
+    const processes = liveProcesses()
+    for (const c of components) c.pid ??= processes.find((p) => p.name === c.name)?.pid
+    const runtime: SandboxRuntime = {
+      awsEndpoint: moto.endpoint,
+      kubeconfig: cluster.kubeconfigPath,
+      apiUrl: `https://${o.env.apiDomain}:${gateway.httpsPort}`,
+      apiHttpUrl: `http://${o.env.apiDomain}:${gateway.httpPort}`,
+      dnsServers: [dns.server],
+      caFile: pki.caCertPath,
+      prometheusUrl: prometheus.url,
+      alertmanagerUrl: alerting.am.url,
+      grafanaUrl: grafana.url,
+      sandbox: {
+        version: 1,
+        supervisorPid: process.pid,
+        startedAt: new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString(),
+        readyAt: new Date().toISOString(),
+        kube: cluster.builtin ? 'builtin' : 'external',
+        namespace: o.env.namespace,
+        albHostname: alb,
+        alertWebhookUrl: alerting.sink.url,
+        postgres: { host: '127.0.0.1', port: postgres.port, database: postgres.database },
+        redis: { host: '127.0.0.1', port: redis.port },
+        components,
+        processes,
+      },
+    }
+    writeRuntime(o.root, runtime)
+    return { runtime, stop: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
