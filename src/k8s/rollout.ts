@@ -64,8 +64,10 @@ export interface WaitForRolloutsOptions {
   /** Overall deadline; each Deployment's own progressDeadlineSeconds is honoured within it. Default 10 min. */
   timeoutMs?: number
   signal?: AbortSignal
-  /** Per-deployment progress, one line per change. */
+  /** Per-deployment progress, one line per change ("deal-service: 1 of 3 updated replicas"). */
   log?: (line: string) => void
+  /** The same changes as structured statuses. */
+  onStatus?: (status: RolloutStatus) => void
   /** Fail at the first CrashLoopBackOff/ImagePullBackOff/... of a new pod (default true). */
   failFast?: boolean
   /** How long to try for the failing container's last logs (default 1.5 s). */
@@ -163,6 +165,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
       if (lastMessage.get(name) !== st.message) {
         lastMessage.set(name, st.message)
         log(`${name}: ${st.message}`)
+        opts.onStatus?.(st)
       }
       // Only the new ReplicaSet's pods count, and only once the controller has seen the new spec:
       // an old revision's crash-looping pods must not fail a rollout that replaces them.

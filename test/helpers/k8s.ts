@@ -1,0 +1,250 @@
+/**
+ * Shared setup for the Phase 5/7 integration tests: a throw-away project whose `test` environment
+ * points at the harness cluster (its own namespace per test), the real runner driving the real
+ * steps, and a stand-in for the operators the test cluster does not run (External Secrets, the
+ * ALB controller), which only ever write what those operators would write: status and Secrets.
+ */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { delimiter, dirname } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node'
+import { buildContext } from '../../src/engine/context.js'
+import { loadRunbook, selectSteps } from '../../src/engine/runbook.js'
+import { runRunbook, type RunReport } from '../../src/engine/runner.js'
+import { LocalStateBackend, StateStore } from '../../src/engine/state.js'
+import type { AnyStep } from '../../src/engine/types.js'
+import { k8sSteps } from '../../src/steps/k8s/index.js'
+import { monitoringSteps } from '../../src/steps/monitoring/index.js'
+import { localEnvironment, tempProject, type TempProject } from './project.js'
+import { REPO } from './cli.js'
+
+export const ENV = 'test'
+export const CERT_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-000000000001'
+export const TF_OUTPUTS = {
+  vpc_id: 'vpc-0abc1234def567890',
+  alb_controller_role_arn: 'arn:aws:iam::123456789012:role/autolytiq-test-alb-controller',
+  external_secrets_role_arn: 'arn:aws:iam::123456789012:role/autolytiq-test-external-secrets',
+}
+
+export const suffix = (): string => randomBytes(3).toString('hex')
+
+export interface K8sProject extends TempProject {
+  namespace: string
+  kubeconfig: string
+}
+
+/**
+ * A project with the real k8s/ manifests and a runbook `k8s-test` listing the Phase 5/7 steps
+ * (helm steps pointed at the stand-in charts), its `test` environment in its own namespace.
+ */
+export function k8sProject(
+  kubeconfigPath: string,
+  envOverrides: Record<string, unknown> = {},
+  runbookSteps?: { uses: string; with?: Record<string, unknown> }[],
+): K8sProject {
+  const namespace = `autolytiq-t-${suffix()}`
+  const p = tempProject({
+    environments: { [ENV]: localEnvironment({ namespace, kustomizeOverlay: 'k8s/overlays/sandbox', ...envOverrides }) },
+    runbooks: {
+      'k8s-test': {
+        name: 'k8s-test',
+        title: 'Phase 5 and 7 under test',
+        description: 'The go-live Kubernetes and monitoring steps against the harness cluster',
+        phases: [
+          {
+            id: 'kubernetes',
+            number: 5,
+            title: 'Kubernetes deployment',
+            steps: runbookSteps ?? [
+              { uses: 'helm.alb-controller', with: { chart: 'k8s/sandbox-charts/aws-load-balancer-controller', timeoutSeconds: 120 } },
+              { uses: 'helm.external-secrets', with: { chart: 'k8s/sandbox-charts/external-secrets', timeoutSeconds: 120 } },
+              { uses: 'k8s.namespaces' },
+              { uses: 'k8s.secret-store', with: { timeoutSeconds: 60 } },
+              { uses: 'k8s.external-secrets', with: { timeoutSeconds: 60 } },
+              { uses: 'k8s.deploy' },
+              { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } },
+              { uses: 'k8s.migrate', with: { timeoutSeconds: 120, backoffLimit: 0 } },
+              { uses: 'k8s.ingress-address', with: { timeoutSeconds: 60 } },
+            ],
+          },
+        ],
+      },
+    },
+  })
+  cpSync(join(REPO, 'k8s'), join(p.root, 'k8s'), { recursive: true })
+  // buildClients selects context autolytiq-<env>: give the harness kubeconfig's context that name
+  const kc = parse(readFileSync(kubeconfigPath, 'utf8')) as { contexts: { name: string }[]; 'current-context': string }
+  const from = kc['current-context']
+  for (const c of kc.contexts) if (c.name === from) c.name = `autolytiq-${ENV}`
+  kc['current-context'] = `autolytiq-${ENV}`
+  const kubeconfig = join(p.root, 'kubeconfig')
+  writeFileSync(kubeconfig, stringify(kc), { mode: 0o600 })
+  const config = parse(readFileSync(join(p.root, 'autolytiq.yaml'), 'utf8')) as { environments: Record<string, Record<string, unknown>> }
+  config.environments[ENV]!.kubeconfig = kubeconfig
+  writeFileSync(join(p.root, 'autolytiq.yaml'), stringify(config))
+  return { ...p, namespace, kubeconfig }
+}
+
+/** Points this process at the project (buildContext reads AUTOLYTIQ_ROOT / AUTOLYTIQ_HOME). */
+export function useProject(p: TempProject): void {
+  process.env.AUTOLYTIQ_ROOT = p.root
+  process.env.AUTOLYTIQ_HOME = p.home
+}
+
+/** Records what phases 1 and 2 would have: the certificate ARN and terraform outputs. */
+export async function seedEarlierPhases(p: TempProject, outputs: Record<string, Record<string, unknown>> = {}): Promise<void> {
+  const store = await StateStore.open(new LocalStateBackend(join(p.home, 'state', `${ENV}.json`)), ENV)
+  store.setOutputs('acm.certificate', { certificateArn: CERT_ARN, status: 'ISSUED' })
+  store.setOutputs('terraform.outputs', TF_OUTPUTS)
+  for (const [step, o] of Object.entries(outputs)) store.setOutputs(step, o)
+  await store.save()
+}
+
+export async function openState(p: TempProject): Promise<StateStore> {
+  return StateStore.open(new LocalStateBackend(join(p.home, 'state', `${ENV}.json`)), ENV)
+}
+
+const registry = (): Map<string, AnyStep> => new Map([...k8sSteps, ...monitoringSteps].map((s) => [s.id, s]))
+
+/** The real runner (state, lock, audit, rollback points) on the project's runbook, as `deploy` runs it. */
+export async function runSteps(opts: { runbook?: string; only?: string[]; dryRun?: boolean } = {}): Promise<RunReport> {
+  const { ctx, lock } = await buildContext({ env: ENV, dryRun: opts.dryRun, yes: true })
+  const runbook = loadRunbook(ctx.root, opts.runbook ?? 'k8s-test', registry())
+  const steps = selectSteps(runbook, { only: opts.only })
+  return runRunbook(ctx, { command: 'deploy', runbook, steps, lock, json: true })
+}
+
+/** helm from the harness cache on PATH, as an engineer has it. */
+export function putHelmOnPath(helm: string | undefined): void {
+  if (!helm) return
+  const dir = dirname(helm)
+  if (!(process.env.PATH ?? '').split(delimiter).includes(dir)) process.env.PATH = `${dir}${delimiter}${process.env.PATH}`
+}
+
+/** resourceVersion of every object autolytiq manages in a namespace (plus the cluster store): proof a re-run wrote nothing. */
+export async function resourceVersions(kc: KubeConfig, namespace: string): Promise<Record<string, string>> {
+  const kinds: [string, string][] = [
+    ['v1', 'ServiceAccount'],
+    ['v1', 'Service'],
+    ['v1', 'Secret'],
+    ['apps/v1', 'Deployment'],
+    ['apps/v1', 'ReplicaSet'],
+    ['batch/v1', 'CronJob'],
+    ['batch/v1', 'Job'],
+    ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+    ['policy/v1', 'PodDisruptionBudget'],
+    ['networking.k8s.io/v1', 'NetworkPolicy'],
+    ['networking.k8s.io/v1', 'Ingress'],
+    ['external-secrets.io/v1', 'ExternalSecret'],
+  ]
+  const api = KubernetesObjectApi.makeApiClient(kc)
+  const out: Record<string, string> = {}
+  for (const [apiVersion, kind] of kinds) {
+    const list = await api.list(apiVersion, kind, namespace)
+    for (const o of list.items) out[`${kind} ${namespace}/${o.metadata?.name}`] = o.metadata!.resourceVersion!
+  }
+  const store = await api.read({ apiVersion: 'external-secrets.io/v1', kind: 'ClusterSecretStore', metadata: { name: 'aws-secrets-manager' } })
+  out['ClusterSecretStore aws-secrets-manager'] = store.metadata!.resourceVersion!
+  const ns = await api.read({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } })
+  out[`Namespace ${namespace}`] = ns.metadata!.resourceVersion!
+  return out
+}
+
+/** The fields of the watched objects the fake operators read. */
+interface Watched {
+  metadata: { name: string; generation?: number }
+  spec: { data?: { secretKey: string }[]; target?: { name?: string } }
+  status?: { conditions?: { type: string; status: string }[]; loadBalancer?: { ingress?: unknown[] } }
+}
+
+export interface FakeOperators {
+  stop(): void
+}
+
+/**
+ * Plays the External Secrets operator and the ALB controller, which the test cluster does not
+ * run: marks ClusterSecretStores Ready, writes each ExternalSecret's target Secret (every key)
+ * and marks it SecretSynced, and publishes a load balancer hostname on Ingresses. Options turn
+ * either off to test the waits' timeouts.
+ */
+export function startFakeOperators(
+  kc: KubeConfig,
+  namespace: string,
+  opts: { syncSecrets?: boolean; publishIngress?: boolean; omitKeys?: string[] } = {},
+): FakeOperators {
+  const custom = kc.makeApiClient(CustomObjectsApi)
+  const core = kc.makeApiClient(CoreV1Api)
+  const net = kc.makeApiClient(NetworkingV1Api)
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
+  const watch = new Watch(kc)
+  const controllers: AbortController[] = []
+  const ready = (reason: string) => ({
+    status: { conditions: [{ type: 'Ready', status: 'True', reason, message: 'simulated by the test', lastTransitionTime: new Date().toISOString() }] },
+  })
+  const done = new Set<string>()
+  const on = (path: string, handle: (obj: Watched) => Promise<void>) => {
+    const open = () =>
+      watch
+        .watch(
+          path,
+          {},
+          (type, obj) => {
+            if (type === 'ADDED' || type === 'MODIFIED') void handle(obj).catch(() => undefined)
+          },
+          () => setTimeout(() => !stopped && open(), 200),
+        )
+        .then((c) => controllers.push(c))
+        .catch(() => setTimeout(() => !stopped && open(), 500))
+    open()
+  }
+  let stopped = false
+  on('/apis/external-secrets.io/v1/clustersecretstores', async (o) => {
+    if (o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return
+    await custom.patchClusterCustomObjectStatus(
+      { group: 'external-secrets.io', version: 'v1', plural: 'clustersecretstores', name: o.metadata.name, body: ready('Valid') },
+      merge,
+    )
+  })
+  if (opts.syncSecrets !== false)
+    on(`/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets`, async (o) => {
+      const key = `${o.metadata.name}@${o.metadata.generation}`
+      if (done.has(key)) return
+      done.add(key)
+      const keys = (o.spec.data ?? []).map((d) => d.secretKey).filter((k) => !(opts.omitKeys ?? []).includes(k))
+      const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(`test-value-${k}-${suffix()}`).toString('base64')]))
+      const name = o.spec.target?.name ?? o.metadata.name
+      await core
+        .createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, data } })
+        .catch(async () => core.replaceNamespacedSecret({ name, namespace, body: { metadata: { name, namespace }, data } }))
+      await custom.patchNamespacedCustomObjectStatus(
+        { group: 'external-secrets.io', version: 'v1', namespace, plural: 'externalsecrets', name: o.metadata.name, body: ready('SecretSynced') },
+        merge,
+      )
+    })
+  if (opts.publishIngress !== false)
+    on(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses`, async (o) => {
+      if (o.status?.loadBalancer?.ingress?.length) return
+      await net.patchNamespacedIngressStatus(
+        {
+          name: o.metadata.name,
+          namespace,
+          body: { status: { loadBalancer: { ingress: [{ hostname: `k8s-autolytiq-${suffix()}.us-east-1.elb.amazonaws.com` }] } } },
+        },
+        merge,
+      )
+    })
+  return {
+    stop() {
+      stopped = true
+      for (const c of controllers) c.abort()
+    },
+  }
+}
+
+export function kubeConfigFrom(path: string): KubeConfig {
+  const kc = new KubeConfig()
+  kc.loadFromFile(path)
+  return kc
+}
