@@ -1,6 +1,6 @@
 import type { KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { KubeClients } from '../clients/kube.js'
-import { ExternalError } from '../engine/errors.js'
+import { ExternalError, UserError } from '../engine/errors.js'
 import { apiMessage, apiStatus } from './api.js'
 import { deepEqual, diffObjects, ownedFields } from './diff.js'
 import { applyRank, objectRef, sortForApply, type KubeObject } from './objects.js'
@@ -38,20 +38,24 @@ function header(o: KubeObject): KubernetesObject & { metadata: { name: string; n
   return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } }
 }
 
+/** The client's discovery found no such kind: its CRD is not installed (yet). */
+function kindNotServed(err: unknown): boolean {
+  return /Unrecognized API version and kind|Failed to fetch resource metadata/.test(String((err as Error)?.message))
+}
+
 async function readLive(api: KubernetesObjectApi, o: KubeObject): Promise<KubernetesObject | undefined> {
   try {
     return await api.read(header(o))
   } catch (err) {
-    if (apiStatus(err) === 404 || /Unrecognized API version and kind/.test(String((err as Error)?.message))) return undefined
+    if (apiStatus(err) === 404 || kindNotServed(err)) return undefined
     throw new ExternalError(`cannot read ${objectRef(o)}: ${apiMessage(err)}`)
   }
 }
 
 /** Not yet validatable: its namespace or its CRD is created by an earlier step of the same run. */
 function notYetValidatable(err: unknown): string | undefined {
-  const msg = apiMessage(err)
-  if (/Unrecognized API version and kind/.test(String((err as Error)?.message ?? msg))) return 'its CRD is not installed yet'
-  const ns = /namespaces? "([^"]+)" not found/.exec(msg)
+  if (kindNotServed(err)) return 'its CRD is not installed yet'
+  const ns = /namespaces? "([^"]+)" not found/.exec(apiMessage(err))
   if (apiStatus(err) === 404 && ns) return `namespace ${ns[1]} does not exist yet`
   return undefined
 }
@@ -103,6 +107,11 @@ export async function applyObjects(kube: KubeClients, objects: KubeObject[], opt
         try {
           await api.patch(structuredClone(c.object), undefined, undefined, FIELD_MANAGER, true, SSA)
         } catch (err) {
+          if (kindNotServed(err))
+            throw new UserError(
+              `cannot apply ${c.ref}: the cluster does not serve ${c.object.apiVersion} ${c.object.kind} (its CRD is not installed)`,
+              c.object.apiVersion.startsWith('external-secrets.io') ? 'install the External Secrets operator first: `autolytiq deploy --only helm.external-secrets`' : 'install the CRD first',
+            )
           throw new ExternalError(`server-side apply of ${c.ref} failed: ${apiMessage(err)}`, undefined, undefined, apiStatus(err) === 429 || (apiStatus(err) ?? 0) >= 500)
         }
         opts.log?.(`${c.action === 'create' ? 'created' : 'updated'} ${c.ref}`)

@@ -39,7 +39,12 @@ export function deploymentRolloutStatus(d: V1Deployment): RolloutStatus {
   if (!specObserved(d)) return { ...base, done: false, message: 'waiting for the new spec to be observed' }
   const progressing = s.conditions?.find((c) => c.type === 'Progressing')
   if (progressing?.reason === 'ProgressDeadlineExceeded')
-    return { ...base, done: false, message: 'progress deadline exceeded', failed: progressing.message ?? `deployment "${name}" exceeded its progress deadline` }
+    return {
+      ...base,
+      done: false,
+      message: 'progress deadline exceeded',
+      failed: `no progress within progressDeadlineSeconds (${d.spec?.progressDeadlineSeconds ?? 600} s)${progressing.message ? `: ${progressing.message}` : ''}`,
+    }
   if (base.updated < desired) return { ...base, done: false, message: `${base.updated} of ${desired} updated replicas` }
   if ((s.replicas ?? 0) > base.updated) return { ...base, done: false, message: `${(s.replicas ?? 0) - base.updated} old replicas pending termination` }
   if (base.available < base.updated) return { ...base, done: false, message: `${base.available} of ${base.updated} updated replicas available` }
@@ -132,7 +137,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
   let replicaSets: LiveList<V1ReplicaSet> | undefined
   let pods: LiveList<V1Pod> | undefined
 
-  const fail = (deployment: string, failures: PodFailure[]): void => {
+  const fail = (deployment: string, failures: PodFailure[], why = 'failed'): void => {
     if (settled) return
     settled = true
     // logs are best effort and bounded; the failure is already decided
@@ -140,7 +145,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
       const what = withText.map(describeFailure).join('\n')
       settle!.reject(
         new RolloutFailedError(
-          `rollout of ${deployment} in ${namespace} failed:\n${what}`,
+          `rollout of ${deployment} in ${namespace} ${why}:\n${what}`,
           deployment,
           withText,
           `fix the image or configuration of ${deployment} (or roll it back: \`autolytiq rollback --service ${deployment}\`), then re-run`,
@@ -174,7 +179,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
       if (failures.length) return fail(name, failures)
       if (st.failed) {
         const stuck = rs ? podsOf(rs, pods.items()).flatMap(podFailures) : []
-        if (stuck.length) return fail(name, stuck)
+        if (stuck.length) return fail(name, stuck, `failed (${st.failed})`)
         finish(() =>
           settle!.reject(
             new RolloutFailedError(`rollout of ${name} in ${namespace} failed: ${st.failed}`, name, [], `look at \`kubectl describe deployment ${name} -n ${namespace}\` and its pods' events`),

@@ -8,6 +8,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { delimiter, dirname } from 'node:path'
+import { execa } from 'execa'
 import { parse, stringify } from 'yaml'
 import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node'
 import { buildContext } from '../../src/engine/context.js'
@@ -85,6 +86,28 @@ export function k8sProject(
   config.environments[ENV]!.kubeconfig = kubeconfig
   writeFileSync(join(p.root, 'autolytiq.yaml'), stringify(config))
   return { ...p, namespace, kubeconfig }
+}
+
+/** The project's own ExternalSecret/ClusterSecretStore CRDs, as helm.external-secrets' chart installs them. */
+export async function installCrds(kubectl: string, kubeconfig: string): Promise<void> {
+  await execa(kubectl, [
+    '--kubeconfig',
+    kubeconfig,
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(REPO, 'k8s/sandbox-charts/external-secrets/crds'),
+  ])
+  await execa(kubectl, [
+    '--kubeconfig',
+    kubeconfig,
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/externalsecrets.external-secrets.io',
+    'crd/clustersecretstores.external-secrets.io',
+  ])
 }
 
 /** Points this process at the project (buildContext reads AUTOLYTIQ_ROOT / AUTOLYTIQ_HOME). */
