@@ -9,7 +9,7 @@ import type { Environment } from '../config/environments.js'
 import { startCiPublisher } from './ci-publisher.js'
 import { startAlertmanager } from './components/alertmanager.js'
 import { startDnsServer } from './components/dns.js'
-import { startKube } from './components/kube.js'
+import { KUBE_CONTROLLERS, startKube } from './components/kube.js'
 import { awsConfigFor, startMoto } from './components/moto.js'
 import { startNodeSimulator } from './components/node-simulator.js'
 import { freePort } from './components/ports.js'
@@ -84,6 +84,9 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const names = [o.env.apiDomain, ...(o.env.grafanaDomain ? [o.env.grafanaDomain] : []), 'localhost', '127.0.0.1']
     const gatewayCert = await pki.issue({ name: 'gateway', sans: names, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 90 * DAY) })
 
+    // moto issues a DNS-validated certificate after this many seconds (its default is 60)
+    process.env.MOTO_ACM_VALIDATION_WAIT ??= '5'
+
     // --- the servers, in parallel ---
     const [moto, cluster, postgres, redis, alerting] = await Promise.all([
       timed('moto (AWS APIs)', async () => {
@@ -98,7 +101,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
           kc.loadFromFile(o.kubeconfig)
           return { kubeconfigPath: o.kubeconfig, kc, builtin: false }
         }
-        const k = await startKube()
+        // the disruption controller evaluates the PodDisruptionBudgets verify looks at
+        const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'] })
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
         const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig() })

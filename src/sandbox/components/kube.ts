@@ -128,7 +128,14 @@ export function writeKubeconfig(path: string, server: string, token: string): vo
  * see TESTING.md). Ready when /readyz is ok and the controller manager has created the default
  * ServiceAccount (proof that its controllers run).
  */
-export async function startKube(opts: { binDir?: string; timeoutMs?: number } = {}): Promise<TestKube> {
+export async function startKube(
+  opts: {
+    binDir?: string
+    timeoutMs?: number
+    /** kube-controller-manager controllers (default KUBE_CONTROLLERS). */
+    controllers?: string[]
+  } = {},
+): Promise<TestKube> {
   const binDir = opts.binDir ?? (await ensureK8sBinaries())
   const timeoutMs = opts.timeoutMs ?? 120_000
   const dir = makeTempDir('kube')
@@ -216,7 +223,7 @@ export async function startKube(opts: { binDir?: string; timeoutMs?: number } = 
       command: join(binDir, 'kube-controller-manager'),
       args: [
         `--kubeconfig=${kubeconfigPath}`,
-        `--controllers=${KUBE_CONTROLLERS.join(',')}`,
+        `--controllers=${(opts.controllers ?? KUBE_CONTROLLERS).join(',')}`,
         '--use-service-account-credentials=false',
         '--leader-elect=false',
         '--secure-port=0',

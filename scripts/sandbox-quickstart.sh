@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `npm run sandbox`: the whole go-live runbook on the local sandbox, on a fresh machine, in one
+# command. Installs what it needs (Debian packages, moto, helm, npm packages, the Kubernetes
+# control plane — cached after the first build), starts the sandbox, runs every phase of
+# runbooks/go-live.yaml against it and verifies the result. Safe to re-run: every part is
+# skipped or re-checked when already done. Stop the sandbox with `./bin/run.js sandbox down`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))" >&2; }
+
+say "system dependencies (Debian packages, moto, helm, Kubernetes control plane)"
+bash scripts/install-deps.sh
+
+say "npm packages"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+say "build"
+npm run build
+
+# helm is extracted into the cache by install-deps.sh when it is not on PATH
+export PATH="${AUTOLYTIQ_CACHE:-$HOME/.cache/autolytiq}/bin:$PATH"
+# there is no Docker engine in the sandbox: CI publishes the images (the sandbox plays CI)
+export AUTOLYTIQ_SKIP_BUILD=1
+
+say "sandbox up"
+./bin/run.js sandbox up
+
+say "deploy --env sandbox (all eight phases)"
+./bin/run.js deploy --env sandbox --yes
+
+say "verify --env sandbox"
+report="${AUTOLYTIQ_HOME:-.autolytiq}/sandbox-report.md"
+./bin/run.js verify --env sandbox --report "$report"
+
+say "done: the sandbox is live (report: $report; stop it with ./bin/run.js sandbox down)"

@@ -1,0 +1,252 @@
+/**
+ * The project end to end, through the built CLI exactly as an engineer runs it: `sandbox up`, the
+ * whole go-live runbook on it, verify, an idempotent re-run, a crashing release caught and rolled
+ * back, a deploy killed with SIGKILL and resumed, and `sandbox down` leaving nothing behind.
+ *
+ * The sandbox here is its own (its own AUTOLYTIQ_HOME, moto, control plane, PostgreSQL...), not
+ * the shared harness of the other integration tests. Tests run in order and share it.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
+import { request } from 'node:https'
+import { Socket } from 'node:net'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { BIN, REPO, runCli, tempHome, type CliResult } from '../helpers/cli.js'
+
+interface Runtime {
+  apiUrl: string
+  awsEndpoint: string
+  caFile: string
+  sandbox: { supervisorPid: number; components: { name: string; pid?: number; port?: number; protocol?: string }[]; processes: { pid: number; name: string }[] }
+}
+interface StepResult {
+  id: string
+  phase: number
+  outcome: string
+  detail?: string
+}
+interface DeployJson {
+  ok: boolean
+  result: string
+  changed: number
+  steps: StepResult[]
+}
+interface VerifyJson {
+  ok?: boolean
+  checks: { id: string; status: string; detail: string; services?: string[]; layer: string }[]
+}
+
+const home = tempHome('autolytiq-e2e-')
+const cache = process.env.AUTOLYTIQ_CACHE ?? join(homedir(), '.cache', 'autolytiq')
+// helm comes from scripts/install-deps.sh's cache; there is no Docker engine, so CI publishes the images (the sandbox plays CI)
+const env = { AUTOLYTIQ_HOME: home.home, PATH: `${join(cache, 'bin')}:${process.env.PATH}`, AUTOLYTIQ_SKIP_BUILD: '1' }
+const cli = (args: string[], timeoutMs = 600_000): Promise<CliResult> => runCli(args, env, { timeoutMs })
+const timings: Record<string, number> = {}
+const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const t0 = Date.now()
+  try {
+    return await fn()
+  } finally {
+    timings[name] = Math.round((Date.now() - t0) / 100) / 10
+  }
+}
+const json = <T>(r: CliResult): T => {
+  try {
+    return JSON.parse(r.stdout) as T
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout.slice(0, 2000)}\n--- stderr ---\n${r.stderr.slice(-4000)}`)
+  }
+}
+const explain = (r: CliResult): string => `exit ${r.code}\n--- stdout ---\n${r.stdout.slice(-6000)}\n--- stderr ---\n${r.stderr.slice(-6000)}`
+const runtime = (): Runtime => JSON.parse(readFileSync(join(home.home, 'sandbox', 'runtime.json'), 'utf8')) as Runtime
+
+/** GET through the gateway on loopback with the sandbox CA, sending the API host name (SNI + Host). */
+function apiGet(path: string): Promise<{ status: number; body: string }> {
+  const rt = runtime()
+  const url = new URL(rt.apiUrl)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: url.port, path, servername: url.hostname, headers: { host: url.host }, ca: readFileSync(rt.caFile), timeout: 5000 },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => (body += c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+  } catch {
+    return false
+  }
+}
+const tcpOpen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = new Socket()
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)))
+    s.once('connect', () => (s.destroy(), resolve(true)))
+    s.once('error', () => resolve(false))
+    s.connect(port, '127.0.0.1')
+  })
+const udpFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createSocket('udp4')
+    s.once('error', () => resolve(false))
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+
+const failing = (v: VerifyJson): string[] => v.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`)
+
+describe('sandbox end to end', () => {
+  beforeAll(() => {
+    if (!existsSync(join(REPO, 'dist', 'sandbox', 'supervisor.js')))
+      throw new Error('build the CLI first (npm run build): the test drives dist/ like an engineer would')
+  })
+
+  afterAll(async () => {
+    // stop the sandbox even when a test failed, then report the measured times
+    await runCli(['sandbox', 'down'], env, { timeoutMs: 120_000 })
+    home.cleanup()
+    console.log(`e2e timings (s): ${JSON.stringify(timings)}`)
+  }, 180_000)
+
+  test('sandbox up starts every component; a second up changes nothing', async () => {
+    const up = await timed('sandbox up', () => cli(['sandbox', 'up', '--json']))
+    expect(up.code, explain(up)).toBe(0)
+    expect(json<{ status: string }>(up).status).toBe('started')
+    const status = json<{ state: string; components: { name: string; answering: boolean }[] }>(await cli(['sandbox', 'status', '--json']))
+    expect(status.state).toBe('running')
+    expect(status.components.filter((c) => !c.answering)).toEqual([])
+    expect(status.components.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['moto', 'kube-apiserver', 'postgres', 'redis', 'prometheus', 'alertmanager', 'dns', 'gateway-https']),
+    )
+
+    const again = await cli(['sandbox', 'up', '--json'])
+    expect(again.code, explain(again)).toBe(0)
+    expect(json<{ status: string }>(again).status).toBe('already-running')
+
+    // nothing is deployed yet: the load balancer has no ready target and says which
+    const before = await apiGet('/health')
+    expect(before.status).toBe(503)
+    expect(JSON.parse(before.body)).toMatchObject({ service: 'api-gateway' })
+  }, 900_000)
+
+  test('deploy --env sandbox --yes completes all eight phases', async () => {
+    const r = await timed('deploy (first)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json'], 1_200_000))
+    expect(r.code, explain(r)).toBe(0)
+    const d = json<DeployJson>(r)
+    expect(d.result).toBe('succeeded')
+    expect(new Set(d.steps.map((s) => s.phase))).toEqual(new Set([1, 2, 3, 4, 5, 6, 7, 8]))
+    expect(d.steps.filter((s) => !['changed', 'unchanged', 'skipped'].includes(s.outcome))).toEqual([])
+
+    // the API answers through DNS-less loopback too: health and a smoke endpoint behind the gateway
+    const health = await apiGet('/api/v1/deals/health')
+    expect(health.status).toBe(200)
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', service: 'deal-service' })
+  }, 1_300_000)
+
+  test('verify is all green', async () => {
+    const r = await timed('verify', () => cli(['verify', '--env', 'sandbox', '--json']))
+    const v = json<VerifyJson>(r)
+    expect(failing(v)).toEqual([])
+    expect(r.code, explain(r)).toBe(0)
+  }, 300_000)
+
+  test('a second deploy finds everything done and changes nothing', async () => {
+    const auditBefore = readFileSync(join(home.home, 'state', 'sandbox.audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean).length
+    const r = await timed('deploy (re-run)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json']))
+    expect(r.code, explain(r)).toBe(0)
+    const d = json<DeployJson>(r)
+    expect(d.changed).toBe(0)
+    expect(d.steps.filter((s) => s.outcome === 'changed')).toEqual([])
+    // the audit log records every mutating action (step.run): a run that changes nothing adds none
+    const auditAfter = readFileSync(join(home.home, 'state', 'sandbox.audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+    expect(auditAfter.slice(auditBefore).filter((l) => l.includes('"action":"step.run"'))).toEqual([])
+  }, 900_000)
+
+  test('a crashing release of deal-service fails fast, verify goes red, rollback makes it green', async () => {
+    const release = 'v1.0.0'
+    const crash = await timed('crash rollout', () =>
+      cli(['rollback', '--env', 'sandbox', '--image-tag', `${release}-crash`, '--service', 'deal-service', '--yes']),
+    )
+    expect(crash.code, explain(crash)).toBe(1)
+    expect(timings['crash rollout']).toBeLessThan(120)
+    expect(crash.stderr + crash.stdout).toMatch(/CrashLoopBackOff/)
+
+    const red = await cli(['verify', '--env', 'sandbox', '--json'])
+    expect(red.code).toBe(1)
+    expect(failing(json<VerifyJson>(red)).join('\n')).toMatch(/deal-service/)
+
+    const back = await timed('rollback', () => cli(['rollback', '--env', 'sandbox', '--service', 'deal-service', '--yes']))
+    expect(back.code, explain(back)).toBe(0)
+    const green = await cli(['verify', '--env', 'sandbox', '--json'])
+    expect(failing(json<VerifyJson>(green))).toEqual([])
+    expect(green.code, explain(green)).toBe(0)
+  }, 900_000)
+
+  test('a deploy killed with SIGKILL resumes and completes on the next run', async () => {
+    // forget the progress so the deploy really walks every step again
+    const reset = await cli(['state', 'reset', '--env', 'sandbox', '--yes'])
+    expect(reset.code, explain(reset)).toBe(0)
+    const child = spawn(process.execPath, [BIN, 'deploy', '--env', 'sandbox', '--yes'], {
+      cwd: REPO,
+      env: { ...process.env, CI: 'true', NO_COLOR: '1', ...env },
+    })
+    let output = ''
+    const started = new Promise<void>((resolve) => {
+      const onData = (b: Buffer): void => {
+        output += b.toString()
+        // killed in the middle of phase 2, after terraform has started
+        if (/terraform\.(init|plan)/.test(output)) resolve()
+      }
+      child.stdout.on('data', onData)
+      child.stderr.on('data', onData)
+    })
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
+    await Promise.race([started, exited])
+    child.kill('SIGKILL')
+    expect(await exited).toBe('SIGKILL')
+
+    const r = await timed('deploy (resume after SIGKILL)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json'], 1_200_000))
+    expect(r.code, explain(r)).toBe(0)
+    expect(json<DeployJson>(r).result).toBe('succeeded')
+  }, 1_300_000)
+
+  test('sandbox down leaves no process and no port behind', async () => {
+    const rt = runtime()
+    const pids = [rt.sandbox.supervisorPid, ...rt.sandbox.processes.map((p) => p.pid)]
+    const ports = rt.sandbox.components.filter((c) => c.port)
+    expect(pids.every(alive)).toBe(true)
+
+    const r = await timed('sandbox down', () => cli(['sandbox', 'down', '--json']))
+    expect(r.code, explain(r)).toBe(0)
+    expect(json<{ status: string; leftovers: string[] }>(r)).toMatchObject({ status: 'stopped', leftovers: [] })
+    expect(pids.filter(alive)).toEqual([])
+    for (const c of ports) {
+      if (c.protocol === 'udp') expect(await udpFree(c.port!), `${c.name} ${c.port}/udp`).toBe(true)
+      else expect(await tcpOpen(c.port!), `${c.name} ${c.port}/tcp`).toBe(false)
+    }
+    expect(existsSync(join(home.home, 'sandbox', 'runtime.json'))).toBe(false)
+    const status = json<{ state: string }>(await cli(['sandbox', 'status', '--json']))
+    expect(status.state).toBe('stopped')
+  }, 300_000)
+})
