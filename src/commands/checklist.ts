@@ -11,7 +11,7 @@ export default class Checklist extends BaseCommand {
       'manual items are asked in a terminal and the answer is stored with who and when. --yes never answers a',
       'manual item; without a terminal they stay open. Exit 0 when every item is done; 1 when an automatic',
       'item fails or a manual item is open or answered "no". release.tag refuses to tag until it is complete.',
-    ].join('\n'),
+    ].join(' '),
   )
   static override examples = [
     '<%= config.bin %> checklist --env prod',
@@ -32,6 +32,7 @@ export default class Checklist extends BaseCommand {
     else {
       this.out(renderChecklistText(r))
       if (r.exportFile) this.info(`Checklist written to ${r.exportFile}`)
+      for (const w of r.warnings) this.info(`Warning: ${w}`)
     }
     process.exitCode = r.complete ? 0 : 1
   }

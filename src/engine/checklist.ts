@@ -12,6 +12,7 @@ import { KubeView } from '../checks/k8s-view.js'
 import { loadYamlFile } from '../config/files.js'
 import { renderChecklistMarkdown } from '../render/checklist.js'
 import { buildContext } from './context.js'
+import { checklistSummary, notifyWarnings } from '../notify/index.js'
 import { UserError } from './errors.js'
 import { redact } from './redact.js'
 import { writeFileAtomic, type ChecklistAnswer } from './state.js'
@@ -189,7 +190,8 @@ export interface ChecklistRequest {
  * `autolytiq checklist`: takes the environment's lock (answers are written to its state, which
  * a concurrent deploy would otherwise overwrite), evaluates, asks, and optionally exports.
  */
-export async function checklist(req: ChecklistRequest): Promise<ChecklistResult & { exportFile?: string }> {
+export async function checklist(req: ChecklistRequest): Promise<ChecklistResult & { exportFile?: string; warnings: string[] }> {
+  const started = Date.now()
   const { ctx, lock } = await buildContext({ env: req.env })
   await lock.acquire('autolytiq checklist', ctx.runId)
   let result: ChecklistResult
@@ -198,8 +200,8 @@ export async function checklist(req: ChecklistRequest): Promise<ChecklistResult 
   } finally {
     await lock.release()
   }
-  if (!req.exportFile) return result
-  const path = resolve(req.exportFile)
-  writeFileAtomic(path, redact(renderChecklistMarkdown(result)), 0o644)
-  return { ...result, exportFile: path }
+  const exportFile = req.exportFile ? resolve(req.exportFile) : undefined
+  if (exportFile) writeFileAtomic(exportFile, redact(renderChecklistMarkdown(result)), 0o644)
+  const done = { ...result, exportFile }
+  return { ...done, warnings: await notifyWarnings(ctx, checklistSummary(done, Date.now() - started)) }
 }

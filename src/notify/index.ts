@@ -8,6 +8,7 @@ import { ciRunUrl, summaryFromRunReport, whoRan, type RunSummary } from './summa
 import { slackWebhookUrl } from './webhook.js'
 
 export { summaryFromRunReport, type RunSummary } from './summary.js'
+export { checklistSummary, serviceRollbackSummary } from './summaries.js'
 
 /** Slack answers in well under a second; a hung webhook must not hold a finished run hostage. */
 const POST_TIMEOUT_MS = 5_000
@@ -55,6 +56,13 @@ export async function notifyRunReport(ctx: Context, command: string, report: Run
   const result = await notifyRunFinished(ctx, summary)
   if (result.warning) report.warnings.push(result.warning)
   return result
+}
+
+/** For results without a warnings list (rollback, checklist): the warnings to show, [] when none or nothing to tell. */
+export async function notifyWarnings(ctx: Context, summary: RunSummary | undefined): Promise<string[]> {
+  if (!summary) return []
+  const result = await notifyRunFinished(ctx, summary)
+  return result.warning ? [result.warning] : []
 }
 
 /**

@@ -12,6 +12,7 @@ import { planUndo } from './undo.js'
 import type { VerifyOutcome } from './verify.js'
 import type { WorkloadChange } from './workloads.js'
 import { deploymentImagesPoint } from './points.js'
+import { notifyWarnings, serviceRollbackSummary } from '../notify/index.js'
 
 export interface ServiceRollbackRequest {
   env?: string
@@ -45,6 +46,8 @@ export interface ServiceRollbackResult {
   durationMs: number
   error?: { message: string; next?: string }
   exitCode: number
+  /** A Slack notification that could not be sent (never changes the exit code). */
+  warnings?: string[]
 }
 
 /** Flags first (STYLE.md "validate, ask, execute"): every mistake is reported before anything is contacted. */
@@ -107,7 +110,10 @@ export async function rollbackServices(req: ServiceRollbackRequest): Promise<Ser
     durationMs: 0,
     exitCode: EXIT.ok,
   }
-  const finish = (): ServiceRollbackResult => ({ ...result, durationMs: Date.now() - t0 })
+  const finish = async (): Promise<ServiceRollbackResult> => {
+    const done = { ...result, durationMs: Date.now() - t0 }
+    return { ...done, warnings: await notifyWarnings(ctx, serviceRollbackSummary(done, ctx.env.release)) }
+  }
   const plan = (): Promise<WorkloadChange[]> =>
     Promise.all(services.map((s) => (mode === 'undo' ? planUndo(ctx, ctx.env.namespace, s.name, req.toRevision) : planImageTag(ctx, s, req.imageTag!))))
 

@@ -56,6 +56,7 @@ Database and infrastructure: \`autolytiq rollback database\`, \`autolytiq rollba
     })
     if (flags.json) this.outJson({ ok: result.exitCode === 0, ...result })
     else this.out(redact(renderServiceRollback(result)))
+    for (const w of result.warnings ?? []) this.info(`Warning: ${w}`)
     process.exitCode = result.exitCode
   }
 }
