@@ -193,6 +193,23 @@ describe('a failing webhook never fails the run', () => {
   })
 })
 
+describe('checklist posts its outcome', () => {
+  it('incomplete checklist: counts, the first failed item and the exported report; exit code 1 as without Slack', async () => {
+    p = tempProject({ environments: { local: localEnvironment({ slackWebhook: { env: 'SLACK_WEBHOOK_URL' } }) } })
+    const exported = join(p.root, 'go-live-checklist.md')
+    const r = await runCli(['checklist', '--env', 'local', '--export', exported, '--json'], { ...p.env, ...NOT_IN_CI, SLACK_WEBHOOK_URL: hookUrl() })
+    expect(r.code, r.stderr).toBe(1)
+    const result = JSON.parse(r.stdout)
+    expect(result.warnings).toEqual([])
+    const firstFailed = result.items.find((i: { status: string }) => i.status === 'failed')
+    const lines = (sink.received()[0] as Payload).text.split('\n')
+    expect(lines[0]).toBe(':x: autolytiq checklist *failed* on *local* — release v1.0.0')
+    expect(lines[2]).toBe(`${result.counts.done}/${result.counts.total} items done, ${result.counts.failed} failed, ${result.counts.open} open`)
+    expect(lines[3]).toMatch(new RegExp(`^Failed step: \`${firstFailed.id}\` — failed: `))
+    expect(lines[4]).toBe(`Report: \`${exported}\``)
+  })
+})
+
 describe('rollback notifications (notifyRunFinished, as the rollback command calls it)', () => {
   const saved = { ...process.env }
   afterEach(() => {
