@@ -85,7 +85,8 @@ fi
 
 # --- actionlint (validates .github/workflows in the tests), built from the Go module proxy ------
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
-if ! "$CACHE/bin/actionlint" -version 2>/dev/null | grep -qx "$ACTIONLINT_VERSION"; then
+have_actionlint="$("$CACHE/bin/actionlint" -version 2>/dev/null | head -n1 || true)"
+if [ "$have_actionlint" != "$ACTIONLINT_VERSION" ]; then
   command -v go >/dev/null 2>&1 || { echo "install-deps: go is needed to build actionlint" >&2; exit 1; }
   step "go install actionlint $ACTIONLINT_VERSION into $CACHE/bin"
   mkdir -p "$CACHE/bin"
