@@ -38,6 +38,8 @@ export function redactValue<T>(value: T): T {
 /** Environment variables whose values are secrets (registered at start-up). */
 export function registerSecretsFromEnv(env: NodeJS.ProcessEnv = process.env): void {
   for (const [k, v] of Object.entries(env)) {
-    if (/(SECRET|PASSWORD|TOKEN|API_KEY|WEBHOOK|DSN|PRIVATE)/i.test(k) && !/^AUTOLYTIQ_TEST_.*_(PORT|URL|PATH)$/.test(k)) registerSecret(v)
+    // Names that say "secret" but hold plain facts (AUTOLYTIQ_SECRET_SMTP_HOST, ..._USERNAME) stay visible:
+    // masking "sandbox" or a host name everywhere would hide what the engineer needs to read.
+    if (/(SECRET|PASSWORD|TOKEN|API_KEY|WEBHOOK|DSN|PRIVATE)/i.test(k) && !/_(HOST|PORT|USER|USERNAME|FROM|REGION|NAME|PATH|ENDPOINT)$/i.test(k)) registerSecret(v)
   }
 }
