@@ -41,7 +41,8 @@ export interface K8sProject extends TempProject {
  * (helm steps pointed at the stand-in charts), its `test` environment in its own namespace.
  */
 export function k8sProject(
-  kubeconfigPath: string,
+  /** The harness kubeconfig; undefined for steps that never talk to the cluster. */
+  kubeconfigPath: string | undefined,
   envOverrides: Record<string, unknown> = {},
   runbookSteps?: { uses: string; with?: Record<string, unknown> }[],
 ): K8sProject {
@@ -75,12 +76,13 @@ export function k8sProject(
     },
   })
   cpSync(join(REPO, 'k8s'), join(p.root, 'k8s'), { recursive: true })
+  const kubeconfig = join(p.root, 'kubeconfig')
+  if (!kubeconfigPath) return { ...p, namespace, kubeconfig }
   // buildClients selects context autolytiq-<env>: give the harness kubeconfig's context that name
   const kc = parse(readFileSync(kubeconfigPath, 'utf8')) as { contexts: { name: string }[]; 'current-context': string }
   const from = kc['current-context']
   for (const c of kc.contexts) if (c.name === from) c.name = `autolytiq-${ENV}`
   kc['current-context'] = `autolytiq-${ENV}`
-  const kubeconfig = join(p.root, 'kubeconfig')
   writeFileSync(kubeconfig, stringify(kc), { mode: 0o600 })
   const config = parse(readFileSync(join(p.root, 'autolytiq.yaml'), 'utf8')) as { environments: Record<string, Record<string, unknown>> }
   config.environments[ENV]!.kubeconfig = kubeconfig

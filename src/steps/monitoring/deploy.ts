@@ -139,7 +139,7 @@ function outputs(ctx: Context): Record<string, unknown> {
   return {
     namespace: MONITORING_NAMESPACE,
     grafanaUrl: `https://${grafanaHost(ctx)}`,
-    // where the password is, never the password
-    grafanaAdminSecret: `${MONITORING_NAMESPACE}/${GRAFANA_ADMIN_SECRET} (key admin-password)`,
+    // where the password is, never the password (a key named *Secret would be redacted as one)
+    grafanaAdminLocation: `Kubernetes Secret ${MONITORING_NAMESPACE}/${GRAFANA_ADMIN_SECRET}, key admin-password`,
   }
 }
