@@ -176,6 +176,21 @@ describe('cicd.verify', () => {
     ])
   })
 
+  it('the sandbox never asks GitHub', async () => {
+    scenario({ loggedIn: true, runs: [[ghRun(107, 'completed', 'failure')]] })
+    const config = readFileSync(join(p.root, 'autolytiq.yaml'), 'utf8').replace('  local:\n', '  local:\n    sandbox: true\n')
+    writeFileSync(join(p.root, 'autolytiq.yaml'), config)
+    mkdirSync(join(p.home, 'sandbox'), { recursive: true })
+    writeFileSync(join(p.home, 'sandbox', 'runtime.json'), '{}')
+    const r = await deploy()
+    expect(r.code, r.stderr).toBe(0)
+    expect((JSON.parse(r.stdout) as Report).steps[0]).toMatchObject({
+      outcome: 'skipped',
+      detail: 'the sandbox has no CD workflow runs (this step checks staging and prod)',
+    })
+    expect(ghCalls()).toEqual([])
+  })
+
   it('--dry-run lists the exact gh commands', async () => {
     scenario({ loggedIn: true, runs: [[ghRun(106, 'completed', 'success')]] })
     const r = await deploy({}, ['--dry-run'])

@@ -122,6 +122,8 @@ export const cicdVerify: Step<Params> = {
     ]
   },
   async check(ctx, p): Promise<CheckResult> {
+    // A rehearsal must not depend on (or query) GitHub: the sandbox never has a CD run of its own.
+    if (ctx.env.sandbox) return { status: 'skip', detail: 'the sandbox has no CD workflow runs (this step checks staging and prod)' }
     const why = await unavailable(ctx)
     if (why) return { status: 'skip', detail: why }
     const repo = await repository(ctx, p)
