@@ -16,8 +16,9 @@ export async function startInformer<T extends KubernetesObject>(
   list: () => Promise<KubernetesListObject<T>>,
   onChange: (obj: T, deleted: boolean) => void,
   onError: (message: string) => void = () => {},
+  labelSelector?: string,
 ): Promise<RunningInformer<T>> {
-  const informer = makeInformer<T>(kc, path, list)
+  const informer = makeInformer<T>(kc, path, list, labelSelector)
   let stopped = false
   // a missing CRD or namespace fails every restart the same way: say it once
   let lastError = ''

@@ -21,7 +21,13 @@ const isAlbIngress = (i: V1Ingress): boolean => i.spec?.ingressClassName === 'al
  */
 export async function startAlbController(
   kc: KubeConfig,
-  opts: { hostname: string; log(m: string): void; resyncMs?: number },
+  opts: {
+    hostname: string
+    log(m: string): void
+    resyncMs?: number
+    /** Only Ingresses with these labels (tests share one cluster); default all. */
+    labelSelector?: string
+  },
 ): Promise<{ stop(): Promise<void> }> {
   const net = kc.makeApiClient(NetworkingV1Api)
   const apps = kc.makeApiClient(AppsV1Api)
@@ -29,9 +35,10 @@ export async function startAlbController(
   const informer = await startInformer<V1Ingress>(
     kc,
     '/apis/networking.k8s.io/v1/ingresses',
-    () => net.listIngressForAllNamespaces(),
+    () => net.listIngressForAllNamespaces({ labelSelector: opts.labelSelector }),
     (i) => enqueue(`${i.metadata?.namespace}/${i.metadata?.name}`),
     opts.log,
+    opts.labelSelector,
   )
   const reconciler = startReconciler({
     name: 'alb-controller',

@@ -63,7 +63,14 @@ function withCondition(existing: Condition[] | undefined, cond: Condition): Cond
  */
 export async function startExternalSecretsController(
   kc: KubeConfig,
-  opts: { awsEndpoint: string; region: string; log(m: string): void; resyncMs?: number },
+  opts: {
+    awsEndpoint: string
+    region: string
+    log(m: string): void
+    resyncMs?: number
+    /** Only stores and ExternalSecrets with these labels (tests share one cluster); default all. */
+    labelSelector?: string
+  },
 ): Promise<{ stop(): Promise<void> }> {
   const custom = kc.makeApiClient(CustomObjectsApi)
   const core = kc.makeApiClient(CoreV1Api)
@@ -80,9 +87,10 @@ export async function startExternalSecretsController(
   const stores: RunningInformer<SecretStore> = await startInformer<SecretStore>(
     kc,
     `/apis/${GROUP}/${VERSION}/clustersecretstores`,
-    () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'clustersecretstores' }),
+    () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'clustersecretstores', labelSelector: opts.labelSelector }),
     (s) => enqueueStore(s.metadata?.name ?? ''),
     opts.log,
+    opts.labelSelector,
   )
   const storeReconciler = startReconciler({
     name: 'external-secrets store',
@@ -189,9 +197,10 @@ export async function startExternalSecretsController(
   const externalSecrets: RunningInformer<ExternalSecret> = await startInformer<ExternalSecret>(
     kc,
     `/apis/${GROUP}/${VERSION}/externalsecrets`,
-    () => custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, plural: 'externalsecrets' }),
+    () => custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, plural: 'externalsecrets', labelSelector: opts.labelSelector }),
     (es) => enqueueSecret(`${es.metadata?.namespace}/${es.metadata?.name}`),
     opts.log,
+    opts.labelSelector,
   )
   const secretReconciler = startReconciler({
     name: 'external-secrets',
