@@ -6,10 +6,14 @@ import { findProjectRoot } from '../config/files.js'
 export default class Complete extends BaseCommand {
   static override hidden = true
   static override summary = 'Print completion candidates for the shell (used by `autolytiq autocomplete`).'
-  static override description = describe(`Prints, one per line, the values <TAB> offers after a flag: environments from autolytiq.yaml,
-services from services/catalog.yaml, step ids and phases from runbooks/. The bash and zsh
-functions installed by \`autolytiq autocomplete\` call it. Prints nothing (exit 0) outside a project,
-so a <TAB> never writes an error into the command line.`)
+  static override description = describe(
+    [
+      'Prints, one per line, the values <TAB> offers after a flag: environments from autolytiq.yaml, services from',
+      'services/catalog.yaml, step ids and phases from runbooks/. The bash and zsh functions set up by',
+      '`autolytiq autocomplete` call it. Outside a project it prints nothing and exits 0, so a <TAB> never writes an',
+      'error into the command line.',
+    ].join(' '),
+  )
 
   static override examples = [
     { description: 'Environments (for --env)', command: '<%= config.bin %> complete env' },
