@@ -121,4 +121,27 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     expect(outcome(report as never, 'terraform.init')).toBe('failed')
     expect(await stateVersions(p)).toEqual([])
   })
+
+  it('a moved AWS endpoint (sandbox restarted on another address) is drift: init runs again and plan works', async () => {
+    p = await awsProject({ endpoint })
+    expect((await runInProcess(p, ['state-backend'])).report.result).toBe('succeeded')
+    const first = await runCli(['deploy', '--env', 'sandbox', '--only', 'terraform.tfvars', '--only', 'terraform.init', '--yes', '--json'], p.cliEnv)
+    expect(first.code, first.stdout + first.stderr).toBe(0)
+
+    // Given the same moto now reached under another address, as after `sandbox down && sandbox up`.
+    const moved = endpoint.replace('127.0.0.1', 'localhost')
+    writeFileSync(join(p.home, 'sandbox', 'runtime.json'), JSON.stringify({ awsEndpoint: moved }))
+    const second = await runCli(['deploy', '--env', 'sandbox', '--only', 'terraform.init', '--only', 'terraform.plan', '--yes', '--json'], p.cliEnv)
+    const r = JSON.parse(second.stdout) as Report
+    expect(second.code, second.stdout + second.stderr).toBe(0)
+    expect(r.steps.map((s) => [s.id, s.outcome])).toEqual([
+      ['terraform.init', 'changed'],
+      ['terraform.plan', 'changed'],
+    ])
+    expect(r.steps[0]!.detail).toBe(
+      `repaired drift: backend changed: s3 endpoint is ${endpoint}, want ${moved}; dynamodb endpoint is ${endpoint}, want ${moved}`,
+    )
+    const saved = JSON.parse(readFileSync(join(p.home, 'work', 'sandbox', 'terraform', 'terraform.tfstate'), 'utf8'))
+    expect(saved.backend.config.endpoints).toMatchObject({ s3: moved, dynamodb: moved })
+  })
 })

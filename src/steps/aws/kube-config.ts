@@ -92,7 +92,14 @@ function differences(file: KubeconfigFile, w: Wanted): string[] {
   if (context.cluster !== w.name || context.user !== w.name) out.push('context points elsewhere')
   if (cluster?.server !== w.cluster.server) out.push(`server is ${cluster?.server ?? 'missing'}`)
   if (cluster?.['certificate-authority-data'] !== w.cluster['certificate-authority-data']) out.push('cluster CA differs')
-  if (JSON.stringify(user?.exec?.args) !== JSON.stringify(w.user.exec.args) || user?.exec?.command !== w.user.exec.command) out.push('user exec differs')
+  const exec = user?.exec
+  // env carries AWS_PROFILE: a changed awsProfile must reach the token command too.
+  if (
+    JSON.stringify(exec?.args) !== JSON.stringify(w.user.exec.args) ||
+    exec?.command !== w.user.exec.command ||
+    JSON.stringify(exec?.env ?? null) !== JSON.stringify(w.user.exec.env)
+  )
+    out.push('user exec differs')
   return out
 }
 

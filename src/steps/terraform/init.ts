@@ -22,7 +22,16 @@ function backendDrift(ctx: Context): string[] | undefined {
   if (saved.backend?.type !== 's3') return [`backend type ${saved.backend?.type}`]
   const cfg = saved.backend.config ?? {}
   const want = backendSettings(ctx)
-  return ['bucket', 'key', 'region', 'dynamodb_table'].filter((k) => cfg[k] !== want[k]).map((k) => `${k} is ${String(cfg[k])}, want ${want[k]}`)
+  const drift = ['bucket', 'key', 'region', 'dynamodb_table']
+    .filter((k) => cfg[k] !== want[k])
+    .map((k) => `${k} is ${String(cfg[k])}, want ${want[k]}`)
+  // Later commands reuse the saved endpoints: after a sandbox restart (moto on a new port) they would
+  // talk to a dead address, so a moved endpoint is drift too.
+  const endpoints = (cfg.endpoints ?? {}) as Record<string, unknown>
+  const wantEndpoint = ctx.env.awsEndpoint ?? null
+  for (const service of ['s3', 'dynamodb'])
+    if ((endpoints[service] ?? null) !== wantEndpoint) drift.push(`${service} endpoint is ${String(endpoints[service] ?? 'AWS')}, want ${wantEndpoint ?? 'AWS'}`)
+  return drift
 }
 
 interface Diagnostic {

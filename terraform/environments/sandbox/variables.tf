@@ -52,9 +52,9 @@ variable "nat_gateway_count" {
 }
 
 variable "eks_version" {
-  description = "A Kubernetes version in EKS standard support."
+  description = "A Kubernetes version in EKS standard support; the sandbox rehearses the same minor (local control plane v1.34)."
   type        = string
-  default     = "1.33"
+  default     = "1.34"
 }
 
 variable "eks_node_instance_types" {
