@@ -59,6 +59,29 @@ describe.skipIf(!aws)('phase 1 against moto', () => {
     })
   })
 
+  describe('preflight (aws.identity check)', () => {
+    interface CheckJson {
+      id: string
+      status: string
+      detail: string
+    }
+    const identity = (stdout: string): CheckJson | undefined => (JSON.parse(stdout).checks as CheckJson[]).find((c) => c.id === 'aws.identity')
+
+    it('passes with the caller ARN for the configured account, fails naming both accounts otherwise', async () => {
+      p = await awsProject({ endpoint })
+      const ok = await runCli(['preflight', '--env', 'sandbox', '--json'], p.cliEnv)
+      expect(identity(ok.stdout)).toMatchObject({ status: 'pass', detail: expect.stringContaining(`(account ${p.account.accountId})`) })
+
+      p.cleanup()
+      const other = await freshAccount(endpoint)
+      p = await awsProject({ endpoint, account: other, environment: { accountId: '222222222222' } })
+      const wrong = await runCli(['preflight', '--env', 'sandbox', '--json'], p.cliEnv)
+      expect(wrong.code).toBe(1)
+      expect(identity(wrong.stdout)).toMatchObject({ status: 'fail', detail: expect.stringContaining(`signed in to account ${other.accountId}`) })
+      expect(identity(wrong.stdout)?.detail).toContain('sandbox is account 222222222222')
+    })
+  })
+
   describe('state-backend', () => {
     it('creates, then changes nothing, then repairs each drifted property', async () => {
       p = await awsProject({ endpoint })

@@ -73,6 +73,11 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     expect(second.stderr).toMatch(new RegExp(`environment "sandbox" is locked by \\S+@\\S+ \\(pid ${holder.pid}, \`autolytiq deploy\``))
     expect(second.stderr).toContain('it is still alive')
 
+    // `status` reads the shared state and lock, not a local file.
+    const status = await runCli(['status', '--env', 'sandbox', '--json'], p.cliEnv)
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ stateFile: `s3://${p.stateBucket}/autolytiq/sandbox/state.json`, lock: { pid: holder.pid } })
+
     // A live holder cannot be unlocked by accident.
     const unlock = await runCli(['state', 'unlock', '--env', 'sandbox'], p.cliEnv)
     expect(unlock.code).toBe(2)
@@ -91,5 +96,22 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     )
     expect(state.runs.map((r: { result: string }) => r.result)).toEqual(['interrupted', 'succeeded'])
     expect(state.outputs['acm.certificate'].certificateArn).toMatch(/^arn:aws:acm:/)
+  })
+
+  it('before the shared backend exists: a deploy exits 2 saying how to bootstrap it, status still works', async () => {
+    p = await awsProject({ endpoint })
+    const config = parse(readFileSync(join(p.root, 'autolytiq.yaml'), 'utf8'))
+    config.environments.sandbox.stateBackend = { type: 's3', bucket: p.stateBucket, lockTable: p.lockTable }
+    writeFileSync(join(p.root, 'autolytiq.yaml'), stringify(config))
+
+    const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'preflight.identity', '--yes'], p.cliEnv)
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    expect(r.stderr).toContain(`lock table ${p.lockTable} of environment "sandbox" does not exist yet`)
+    expect(r.stderr).toContain('AUTOLYTIQ_STATE_BACKEND=local autolytiq deploy --env sandbox --only state-backend --yes')
+
+    const status = await runCli(['status', '--env', 'sandbox', '--json'], p.cliEnv)
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ next: 'preflight.tools' })
+    expect(JSON.parse(status.stdout).lock).toBeUndefined()
   })
 })
