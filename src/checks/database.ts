@@ -40,7 +40,7 @@ export function rdsClusterCheck(timeoutMs: number): Check {
       const { id, cluster } = await describeCluster(ctx, signal)
       if (!cluster) return { status: 'fail', detail: `RDS cluster ${id} not found in ${ctx.env.region}` }
       const status = cluster.Status ?? 'unknown'
-      const about = `${cluster.Engine ?? 'engine?'} ${cluster.EngineVersion ?? ''}, ${cluster.DBClusterMembers?.length ?? 0} instance(s)`.trim()
+      const about = `${[cluster.Engine, cluster.EngineVersion].filter(Boolean).join(' ') || 'unknown engine'}, ${cluster.DBClusterMembers?.length ?? 0} instance(s)`
       const verdict: CheckStatus = status === 'available' ? 'pass' : SETTLING.has(status) ? 'warn' : 'fail'
       return { status: verdict, detail: `${id} is ${status} (${about})` }
     },

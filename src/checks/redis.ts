@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import type { Check, CheckStatus, Context } from '../engine/types.js'
 import { errorMessage } from '../engine/errors.js'
@@ -46,7 +47,12 @@ export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
         enableOfflineQueue: false,
-        tls: tls ? { ca: ctx.env.caFile ? [...rootCertificates, readFileSync(ctx.env.caFile, 'utf8')] : undefined, servername: u.hostname } : undefined,
+        tls: tls
+          ? {
+              ca: ctx.env.caFile ? [...rootCertificates, readFileSync(ctx.env.caFile, 'utf8')] : undefined,
+              servername: isIP(u.hostname) ? undefined : u.hostname,
+            }
+          : undefined,
       })
       // With retries off, connect() rejects with a bare "Connection is closed"; the reason
       // (WRONGPASS, TLS, refused) arrives on the error event first.

@@ -67,3 +67,20 @@ export function verifyChecks(ctx: Context, opts: VerifyCheckOptions = {}): Check
   ]
   return opts.layers ? checks.filter((c) => opts.layers!.includes(c.layer)) : checks
 }
+
+/**
+ * Loads the heavy client libraries the checks will need before any check's clock starts: on a
+ * busy laptop importing @kubernetes/client-node takes seconds of CPU, and that must not be read
+ * as a slow endpoint (or fail a health check that was waiting for the event loop).
+ */
+export async function preloadClients(ctx: Context, checks: Check[]): Promise<void> {
+  const layers = new Set(checks.map((c) => c.layer))
+  const needs = (...l: string[]): boolean => l.some((x) => layers.has(x))
+  // Failures (a broken kubeconfig) are reported by the checks themselves, with context.
+  await Promise.allSettled([
+    needs('kubernetes', 'database', 'redis') ? ctx.clients.kube.lib() : undefined,
+    needs('database') ? import('@aws-sdk/client-rds').then(() => ctx.clients.aws.rds()) : undefined,
+    needs('database') ? import('pg') : undefined,
+    needs('redis') ? import('ioredis') : undefined,
+  ])
+}

@@ -14,7 +14,7 @@ export default class Verify extends BaseCommand {
       'Redis PING over TLS with AUTH, Prometheus targets and firing alerts, Alertmanager and Grafana.',
       'Output is grouped by layer. Takes no lock: safe to run beside a deploy during an incident.',
       'Exit 1 when any check fails; warnings alone exit 0.',
-    ].join('\n'),
+    ].join(' '),
   )
   static override examples = [
     '<%= config.bin %> verify --env prod',

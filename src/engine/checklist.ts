@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
 import { z } from 'zod'
 import { runChecks, worst, type CheckReport } from '../checks/run.js'
-import { verifyChecks } from '../checks/verify.js'
+import { preloadClients, verifyChecks } from '../checks/verify.js'
 import { rdsBackupsCheck } from '../checks/database.js'
 import { redisSnapshotsCheck } from '../checks/redis.js'
 import { alertmanagerReceiversCheck } from '../checks/monitoring.js'
@@ -27,6 +27,8 @@ const item = z
     checks: z.array(z.string()).optional(),
     /** The question a person must answer (who and when are recorded). */
     manual: z.string().optional(),
+    /** A warning still ticks the item ("network policies applied (if using)"); otherwise only a pass does. */
+    allowWarn: z.boolean().default(false),
   })
   .strict()
   .refine((i) => i.checks?.length || i.manual, { message: 'an item needs checks, a manual question, or both' })
@@ -51,7 +53,7 @@ export interface ItemResult {
   section: string
   text: string
   kind: 'automatic' | 'manual' | 'both'
-  /** done: every check passed (or warned) and any manual question was answered yes / n/a. */
+  /** done: every check passed (warnings only where allowed) and any manual question was answered yes / n/a. */
   status: 'done' | 'failed' | 'open'
   detail: string
   checks: CheckReport[]
@@ -138,6 +140,7 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): P
     s.items.map((i) => ({ section: s.title, item: i, checks: resolveChecks(i.checks ?? [], available, `${s.id}/${i.id}`) })),
   )
   const needed = [...new Map(flat.flatMap((f) => f.checks).map((c) => [c.id, c])).values()]
+  await preloadClients(ctx, needed)
   const reports = new Map((await runChecks(ctx, needed, { deadlineMs: 60_000 })).map((r) => [r.id, r]))
   const by = userInfo().username
   const at = new Date().toISOString()
@@ -149,16 +152,18 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): P
   for (const { section, item: i, checks } of flat) {
     const own = checks.map((c) => reports.get(c.id)!)
     const auto = own.length ? worst(own) : undefined
+    // A warning means "could not confirm" (no metrics, expiring soon, not configured): not a tick.
+    const autoStatus: ItemResult['status'] | undefined = auto === 'fail' ? 'failed' : auto === 'warn' && !i.allowWarn ? 'open' : auto ? 'done' : undefined
     const kind = own.length && i.manual ? 'both' : own.length ? 'automatic' : 'manual'
     const autoDetail = own.map((r) => `${r.id}: ${MARK[r.status]} — ${r.detail}`).join('; ')
     if (!i.manual) {
       answers[i.id] = { status: auto!, by: 'autolytiq', at, detail: autoDetail, automatic: true }
-      items.push({ id: i.id, section, text: i.text, kind, status: auto === 'fail' ? 'failed' : 'done', detail: autoDetail, checks: own, answer: answers[i.id] })
+      items.push({ id: i.id, section, text: i.text, kind, status: autoStatus!, detail: autoDetail, checks: own, answer: answers[i.id] })
       continue
     }
-    if (auto === 'fail') {
+    if (autoStatus && autoStatus !== 'done') {
       // Asking a person to vouch for something a probe just saw broken would only record a false yes.
-      items.push({ id: i.id, section, text: i.text, kind, status: 'failed', detail: autoDetail, checks: own, answer: answers[i.id] })
+      items.push({ id: i.id, section, text: i.text, kind, status: autoStatus, detail: autoDetail, checks: own, answer: answers[i.id] })
       continue
     }
     let answer = answers[i.id]

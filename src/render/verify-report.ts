@@ -31,7 +31,7 @@ export function renderVerifyReport(r: VerifyResult): string {
     `| Release | ${cell(r.release)} |`,
     `| Run by | ${cell(r.by)} |`,
     `| Started | ${r.startedAt} |`,
-    `| Duration | ${duration(r.durationMs)} (deadline ${duration(r.deadlineMs)}) |`,
+    `| Duration | ${duration(r.durationMs)} for the checks, all concurrent (deadline ${duration(r.deadlineMs)}; ${duration(r.startupMs)} loading clients) |`,
     `| Scope | ${cell(scope)} |`,
     `| Result | **${MARK[r.result]}**: ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail |`,
     '',

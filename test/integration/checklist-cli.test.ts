@@ -1,0 +1,124 @@
+/**
+ * `autolytiq checklist` through the built CLI (no terminal, CI=true): every plan item is evaluated
+ * or left open for a person, the export says which and why, the exit code says "not complete",
+ * and a deploy holding the environment's lock is respected.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { createTestPki, type TestPki } from '../harness/tls-certs.js'
+import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
+import { makeTempDir, removeTempDir } from '../harness/tmp.js'
+import { runCli } from '../helpers/cli.js'
+import { tempProject, type TempProject } from '../helpers/project.js'
+import { loadChecklist } from '../../src/engine/checklist.js'
+import { baseEnvironment } from '../fixtures/verify-context.js'
+import { startGateway, type TestGateway } from '../fixtures/gateway.js'
+
+const kube = inject('kube')
+const aws = inject('aws')
+const HOST = 'api.sandbox.autolytiq.local'
+const MANUAL_ONLY = ['rbac', 'runbooks', 'on-call', 'incident-response', 'rollback-tested', 'stakeholders', 'support-briefed', 'documentation']
+
+let dir: string
+let pki: TestPki
+let dns: TestDnsServer
+let gateway: TestGateway
+let project: TempProject
+
+beforeAll(async () => {
+  dir = makeTempDir('checklist-cli')
+  pki = await createTestPki(join(dir, 'pki'))
+  dns = await startDnsServer({ records: { [HOST]: [{ type: 'A', address: '127.0.0.1' }] } })
+  gateway = await startGateway(pki)
+  project = tempProject({
+    environments: {
+      test: baseEnvironment({
+        apiUrl: `https://${HOST}:${gateway.port}`,
+        dnsServers: [dns.server],
+        caFile: pki.caCertPath,
+        kubeconfig: kube?.kubeconfigPath,
+        namespace: 'checklist-cli-nothing-deployed',
+        awsEndpoint: aws?.endpoint,
+      }),
+    },
+  })
+})
+
+afterAll(async () => {
+  await Promise.all([gateway?.stop(), dns?.stop()])
+  project?.cleanup()
+  removeTempDir(dir)
+})
+
+describe.skipIf(!kube || !aws)('autolytiq checklist', () => {
+  it('evaluates every item, leaves manual ones open without a terminal, exports the evidence, exits 1', async () => {
+    const exportFile = join(project.root, 'go-live.md')
+    const r = await runCli(['checklist', '--env', 'test', '--json', '--export', exportFile], project.env, { cwd: project.root })
+    expect(r.code).toBe(1)
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean
+      complete: boolean
+      counts: Record<string, number>
+      unasked: string[]
+      items: { id: string; status: string; detail: string }[]
+    }
+    expect(out.ok).toBe(false)
+    expect(out.complete).toBe(false)
+    expect(out.counts.total).toBe(26)
+    expect(out.items.map((i) => i.id)).toEqual(loadChecklist(project.root).sections.flatMap((s) => s.items.map((i) => i.id)))
+    expect(out.unasked).toEqual(MANUAL_ONLY)
+    const byId = Object.fromEntries(out.items.map((i) => [i.id, i]))
+    expect(byId['tls-valid']).toMatchObject({ status: 'done' })
+    expect(byId['nodes-healthy']).toMatchObject({ status: 'done' })
+    expect(byId['pods-ready']!.status).toBe('failed')
+    expect(byId['pods-ready']!.detail).toContain('api-gateway: Deployment not found in checklist-cli-nothing-deployed')
+    expect(byId['migrations']!.detail).toContain('k8s.migrate has not completed (status never run)')
+    // Not configured is not confirmed: a warning does not tick the box.
+    expect(byId['prometheus-targets']).toMatchObject({ status: 'open' })
+    expect(byId['prometheus-targets']!.detail).toContain('prometheusUrl is not set for test in autolytiq.yaml')
+    expect(byId['rbac']).toMatchObject({ status: 'open', detail: 'manual: not answered' })
+
+    const md = readFileSync(exportFile, 'utf8')
+    expect(md.split('\n')[0]).toBe(
+      `# Go-live checklist: test v1.0.0 — INCOMPLETE: ${out.counts.done}/26 done, ${out.counts.failed} failed, ${out.counts.open} open`,
+    )
+    for (const section of loadChecklist(project.root).sections) {
+      expect(md).toContain(`## ${section.title}\n`)
+      for (const i of section.items) expect(md).toMatch(new RegExp(`^- \\[[x ]\\] ${i.text.replace(/[()/]/g, '\\$&')}`, 'm'))
+    }
+    expect(md).toContain('- [x] All EKS nodes are healthy\n  - automatic — k8s.nodes: pass — ')
+    expect(md).toContain('- [ ] RBAC configured correctly — **OPEN**\n  - manual: not answered')
+    expect(md).toContain('Open manual items (8) need a person: run `autolytiq checklist --env test` in a terminal.')
+
+    // Automatic results are recorded with who (autolytiq) and when; nobody answered for a person.
+    const state = JSON.parse(readFileSync(join(project.home, 'state', 'test.json'), 'utf8')) as {
+      checklist: Record<string, { by: string; automatic: boolean }>
+    }
+    expect(state.checklist['nodes-healthy']).toMatchObject({ by: 'autolytiq', automatic: true, status: 'pass' })
+    for (const id of MANUAL_ONLY) expect(state.checklist[id]).toBeUndefined()
+  })
+
+  it('refuses while another run holds the environment (exit 3)', async () => {
+    const lock = join(project.home, 'state', 'test.lock')
+    mkdirSync(join(project.home, 'state'), { recursive: true })
+    const now = new Date().toISOString()
+    // A live holder: this test process, as a deploy would be.
+    writeFileSync(
+      lock,
+      JSON.stringify({
+        runId: 'deploy-1',
+        user: userInfo().username,
+        host: hostname(),
+        pid: process.pid,
+        command: 'autolytiq deploy',
+        startedAt: now,
+        heartbeatAt: now,
+      }),
+    )
+    const r = await runCli(['checklist', '--env', 'test'], project.env, { cwd: project.root })
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('Error: environment "test" is locked by')
+  })
+})
