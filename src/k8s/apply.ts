@@ -124,12 +124,15 @@ export async function applyObjects(kube: KubeClients, objects: KubeObject[], opt
 /** The plan as lines for --dry-run: `+ create`, `~ update` with field diffs, and a count of the rest. */
 export function renderPlan(changes: ObjectChange[]): string[] {
   const lines: string[] = []
+  const notes = new Map<string, number>()
   for (const c of changes) {
-    if (c.action === 'create') lines.push(`+ create ${c.ref}${c.note ? ` (${c.note}; validated when applied)` : ''}`)
+    if (c.action === 'create') lines.push(`+ create ${c.ref}${c.note ? ' *' : ''}`)
     if (c.action === 'update') lines.push(`~ update ${c.ref}`, ...c.diff.map((d) => `    ${d}`))
+    if (c.note) notes.set(c.note, (notes.get(c.note) ?? 0) + 1)
   }
   const unchanged = changes.filter((c) => c.action === 'unchanged').length
   if (unchanged) lines.push(`= ${unchanged} object(s) unchanged`)
+  for (const [note, n] of notes) lines.push(`* ${n} object(s) not validated by the server yet: ${note} (an earlier step of this run creates it)`)
   return lines
 }
 

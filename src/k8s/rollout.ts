@@ -247,6 +247,13 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
   }
 }
 
+/** "does not exist: a, b; 1 of 3 updated replicas: c" — statuses grouped by what they wait for. */
+export function summarizeWaiting(statuses: Pick<RolloutStatus, 'name' | 'message' | 'done'>[]): string {
+  const groups = new Map<string, string[]>()
+  for (const s of statuses.filter((x) => !x.done)) groups.set(s.message, [...(groups.get(s.message) ?? []), s.name])
+  return [...groups].map(([message, names]) => `${message}: ${names.join(', ')}`).join('; ')
+}
+
 /** One look at the rollouts (no waiting): for check() — are they all finished and healthy? */
 export async function rolloutStatuses(kube: KubeClients, namespace: string, names: string[]): Promise<(RolloutStatus & { failures: PodFailure[] })[]> {
   const apps = await kube.apps()

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Step } from '../../engine/types.js'
-import { rolloutStatuses, waitForRollouts } from '../../k8s/rollout.js'
+import { rolloutStatuses, summarizeWaiting, waitForRollouts } from '../../k8s/rollout.js'
 import { describeFailure } from '../../k8s/pods.js'
 
 const params = z
@@ -32,7 +32,7 @@ export const k8sRollout: Step<z.infer<typeof params>> = {
     const failing = statuses.flatMap((s) => s.failures)
     if (failing.length) return { status: 'todo', detail: `failing pods: ${failing.map(describeFailure).join('; ')}` }
     const waiting = statuses.filter((s) => !s.done)
-    if (waiting.length) return { status: 'todo', detail: waiting.map((s) => `${s.name}: ${s.message}`).join('; ') }
+    if (waiting.length) return { status: 'todo', detail: summarizeWaiting(waiting) }
     return {
       status: 'done',
       detail: `${names.length} deployments rolled out`,

@@ -7,7 +7,7 @@ import { isNotFound, apiMessage } from '../../k8s/api.js'
 import { certificateArn } from '../../k8s/inputs.js'
 import { kustomizeBuild } from '../../k8s/kustomize.js'
 import type { KubeObject } from '../../k8s/objects.js'
-import { rolloutStatuses, waitForRollouts } from '../../k8s/rollout.js'
+import { rolloutStatuses, summarizeWaiting, waitForRollouts } from '../../k8s/rollout.js'
 import { describeFailure } from '../../k8s/pods.js'
 import { applyAndReport, checkResult, planObjects } from '../k8s/apply-step.js'
 import { CERTIFICATE_ANNOTATION, jsonPointerEscape } from '../k8s/manifests.js'
@@ -116,7 +116,7 @@ export const monitoringDeploy: Step<Params> = {
     const failing = statuses.flatMap((s) => s.failures)
     if (failing.length) return { status: 'todo', detail: failing.map(describeFailure).join('; ') }
     const waiting = statuses.filter((s) => !s.done)
-    if (waiting.length) return { status: 'todo', detail: waiting.map((s) => `${s.name}: ${s.message}`).join('; ') }
+    if (waiting.length) return { status: 'todo', detail: summarizeWaiting(waiting) }
     return { status: 'done', detail: `${MONITORING_DEPLOYMENTS.length} deployments rolled out`, outputs: outputs(ctx) }
   },
   async run(ctx, p) {
