@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53'
 import { parse, stringify } from 'yaml'
 import { afterEach, describe, expect, inject, it } from 'vitest'
@@ -96,6 +96,12 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     )
     expect(state.runs.map((r: { result: string }) => r.result)).toEqual(['interrupted', 'succeeded'])
     expect(state.outputs['acm.certificate'].certificateArn).toMatch(/^arn:aws:acm:/)
+
+    // `state reset` on the shared backend keeps a copy next to the object, then removes it.
+    const reset = await runCli(['state', 'reset', '--env', 'sandbox', '--yes'], p.cliEnv)
+    expect(reset.code, reset.stdout + reset.stderr).toBe(0)
+    const left = await new S3Client(p.sdk).send(new ListObjectsV2Command({ Bucket: p.stateBucket, Prefix: 'autolytiq/sandbox/' }))
+    expect((left.Contents ?? []).map((o) => o.Key)).toEqual([expect.stringMatching(/^autolytiq\/sandbox\/state\.json\.reset-\d+\.bak$/)])
   })
 
   it('before the shared backend exists: a deploy exits 2 saying how to bootstrap it, status still works', async () => {
