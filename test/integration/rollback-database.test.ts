@@ -76,15 +76,15 @@ async function syncSecret(): Promise<void> {
 /** The External Secrets operator's part: a new force-sync value makes it sync now (while `respond`). */
 async function startOperatorStandIn(): Promise<typeof operator> {
   const handled = new Set<string>()
-  const state = { respond: true, syncs: 0, stop: () => controller?.abort() }
-  let controller: AbortController | undefined
+  const state = { respond: true, syncs: 0, stop: () => {} }
   const onEvent = (_phase: string, es: KubernetesObject): void => {
     const value = es.metadata?.annotations?.['force-sync']
     if (!value || handled.has(value) || !state.respond) return
     handled.add(value)
     void syncSecret().then(() => state.syncs++)
   }
-  controller = await new Watch(p.kc).watch(`/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`, {}, onEvent, () => {})
+  const controller = await new Watch(p.kc).watch(`/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`, {}, onEvent, () => {})
+  state.stop = () => controller.abort()
   return state
 }
 
