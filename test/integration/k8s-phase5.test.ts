@@ -9,6 +9,7 @@ import { AppsV1Api, BatchV1Api, type KubeConfig } from '@kubernetes/client-node'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { loadCatalog } from '../../src/config/catalog.js'
+import { waitFor } from '../harness/wait.js'
 import { REPO } from '../helpers/cli.js'
 import {
   CERT_ARN,
@@ -117,5 +118,49 @@ describe.skipIf(!kube || !helm)('phase 5 against the real control plane', () => 
     expect(after).toEqual(before)
     // nothing ran, so no rollback point was taken either
     expect((await openState(project)).state.rollbackPoints.length).toBe(pointsBefore)
+  })
+
+  it('recovers a helm release left pending by a killed helm run, then upgrades it', async () => {
+    const kubeArgs = ['--kubeconfig', kube!.kubeconfigPath]
+    const history = async () =>
+      JSON.parse((await execa(helm!, ['history', 'aws-load-balancer-controller', '-n', 'kube-system', '-o', 'json', ...kubeArgs])).stdout) as {
+        revision: number
+        status: string
+      }[]
+    const deployedBefore = (await history()).pop()!
+    // an engineer's helm upgrade that never finishes (its pods crash-loop) and is killed
+    const stuck = execa(
+      helm!,
+      [
+        'upgrade',
+        'aws-load-balancer-controller',
+        join(project.root, 'k8s/sandbox-charts/aws-load-balancer-controller'),
+        '-n',
+        'kube-system',
+        '--reuse-values',
+        '--set',
+        'image=public.ecr.aws/eks/aws-load-balancer-controller:v9-crash',
+        '--wait',
+        '--timeout',
+        '5m',
+        ...kubeArgs,
+      ],
+      { reject: false },
+    )
+    await waitFor('pending-upgrade', async () => (await history()).pop()?.status === 'pending-upgrade', { timeoutMs: 60_000, intervalMs: 200 })
+    stuck.kill('SIGKILL')
+    await stuck
+
+    const report = await runSteps({ only: ['helm.alb-controller'] })
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined()
+    expect(report.steps[0]).toMatchObject({ outcome: 'changed', detail: expect.stringContaining('pending-upgrade') })
+    const after = await history()
+    expect(after.pop()!.status).toBe('deployed')
+    // the rollback to the last good revision is part of the history, then the upgrade
+    expect(after.some((h) => h.revision > deployedBefore.revision && h.status === 'superseded')).toBe(true)
+    const values = JSON.parse((await execa(helm!, ['get', 'values', 'aws-load-balancer-controller', '-n', 'kube-system', '-o', 'json', ...kubeArgs])).stdout)
+    expect(values.image).toBeUndefined()
+    const state = await openState(project)
+    expect(state.rollbackPoints('helm.revision')[0]?.data).toMatchObject({ release: 'aws-load-balancer-controller', status: 'pending-upgrade' })
   })
 })

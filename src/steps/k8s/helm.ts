@@ -77,17 +77,35 @@ interface HistoryEntry {
 
 /** The release's latest revision, or undefined when it was never installed. */
 async function latestRevision(ctx: Context, spec: HelmRelease): Promise<HistoryEntry | undefined> {
-  const r = await ctx.clients.exec('helm', ['history', spec.release, '-n', spec.namespace, '--max', '1', '-o', 'json', ...kubeArgs(ctx)], {
+  return (await history(ctx, spec, 1)).pop()
+}
+
+/** The release's last `max` revisions, oldest first; empty when it was never installed. */
+async function history(ctx: Context, spec: HelmRelease, max: number): Promise<HistoryEntry[]> {
+  const r = await ctx.clients.exec('helm', ['history', spec.release, '-n', spec.namespace, '--max', String(max), '-o', 'json', ...kubeArgs(ctx)], {
     okExitCodes: [1],
     timeoutMs: 60_000,
     signal: ctx.signal,
   })
   if (r.exitCode === 1) {
-    if (/not found/i.test(r.stderr)) return undefined
+    if (/not found/i.test(r.stderr)) return []
     throw new ExternalError(`\`helm history ${spec.release}\` failed: ${r.stderr.trim()}`, 'helm history', r.stderr)
   }
-  const entries = JSON.parse(r.stdout) as HistoryEntry[]
-  return entries[entries.length - 1]
+  return JSON.parse(r.stdout) as HistoryEntry[]
+}
+
+/**
+ * A release left pending-install/-upgrade/-rollback by a helm run that was killed (Ctrl-C twice,
+ * a crash) refuses every further upgrade. Return it to its last deployed revision, or remove a
+ * first install that never completed, so the upgrade can run again.
+ */
+async function recoverInterrupted(ctx: Context, spec: HelmRelease, latest: HistoryEntry, timeoutSeconds: number): Promise<void> {
+  const deployed = (await history(ctx, spec, 20)).filter((h) => h.status === 'deployed' || h.status === 'superseded').pop()
+  const args = deployed
+    ? ['rollback', spec.release, String(deployed.revision), '-n', spec.namespace, '--wait', '--timeout', `${timeoutSeconds}s`]
+    : ['uninstall', spec.release, '-n', spec.namespace, '--wait', '--timeout', `${timeoutSeconds}s`]
+  ctx.log(`${spec.release} revision ${latest.revision} is ${latest.status} (an interrupted helm run): helm ${args.slice(0, 3).join(' ')}`)
+  await ctx.clients.exec('helm', [...args, ...kubeArgs(ctx)], { timeoutMs: (timeoutSeconds + 60) * 1000, signal: ctx.signal, onLine: (l) => ctx.log(l) })
 }
 
 async function deployedValues(ctx: Context, spec: HelmRelease): Promise<unknown> {
@@ -135,6 +153,7 @@ function helmReleaseStep(spec: HelmRelease): Step<Params> {
       const chart = resolveChart(ctx, spec, p)
       return [
         `helm history ${spec.release} -n ${spec.namespace} --max 1 -o json`,
+        `(a release left pending-* by an interrupted helm run: helm rollback ${spec.release} <last deployed revision>, or helm uninstall if it never deployed)`,
         `helm get values ${spec.release} -n ${spec.namespace} -o json`,
         `helm ${upgradeArgs(ctx, spec, chart, '<values.json>', p).join(' ')}`,
         `  values: ${JSON.stringify(spec.values(ctx))}`,
@@ -145,14 +164,9 @@ function helmReleaseStep(spec: HelmRelease): Step<Params> {
       const desired = spec.values(ctx)
       const latest = await latestRevision(ctx, spec)
       if (!latest) return { status: 'todo', detail: `release ${spec.release} not installed in ${spec.namespace}` }
-      if (latest.status !== 'deployed') {
-        if (latest.status.startsWith('pending'))
-          throw new UserError(
-            `helm release ${spec.release} is stuck in ${latest.status} (revision ${latest.revision}): an earlier helm run was interrupted`,
-            `roll it back with \`helm rollback ${spec.release} -n ${spec.namespace}\` (or \`helm uninstall\` if it was never deployed), then re-run`,
-          )
-        return { status: 'drift', detail: `revision ${latest.revision} is ${latest.status}` }
-      }
+      if (latest.status.startsWith('pending'))
+        return { status: 'drift', detail: `revision ${latest.revision} is ${latest.status} (an interrupted helm run); it will be recovered, then upgraded` }
+      if (latest.status !== 'deployed') return { status: 'drift', detail: `revision ${latest.revision} is ${latest.status}` }
       if (chart.expected && latest.chart !== chart.expected) return { status: 'drift', detail: `chart ${latest.chart} installed, ${chart.expected} wanted` }
       const values = await deployedValues(ctx, spec)
       if (!deepEqual(values, desired)) return { status: 'drift', detail: 'values differ from terraform outputs' }
@@ -169,6 +183,8 @@ function helmReleaseStep(spec: HelmRelease): Step<Params> {
     },
     async run(ctx, p) {
       const chart = resolveChart(ctx, spec, p)
+      const before = await latestRevision(ctx, spec)
+      if (before?.status.startsWith('pending')) await recoverInterrupted(ctx, spec, before, p.timeoutSeconds)
       const dir = mkdtempSync(join(tmpdir(), 'autolytiq-helm-'))
       try {
         // a values file, not --set: annotation keys contain dots that --set would split

@@ -156,7 +156,10 @@ export const k8sMigrate: Step<Params> = {
     let job = await readJob(ctx, name)
     if (jobState(job) === 'failed') {
       ctx.log(`deleting the failed Job ${name}`)
-      await batch.deleteNamespacedJob({ name, namespace: ctx.env.namespace, propagationPolicy: 'Background' })
+      // 404: a previous attempt's delete already went through (crash between delete and create)
+      await batch.deleteNamespacedJob({ name, namespace: ctx.env.namespace, propagationPolicy: 'Background' }).catch((err: unknown) => {
+        if (!isNotFound(err)) throw new ExternalError(`cannot delete the failed Job ${name}: ${apiMessage(err)}`)
+      })
       await waitForObject<V1Job, true>(ctx.clients.kube, {
         path: `/apis/batch/v1/namespaces/${ctx.env.namespace}/jobs`,
         list: (fieldSelector) => batch.listNamespacedJob({ namespace: ctx.env.namespace, fieldSelector }),
