@@ -9,7 +9,8 @@ import { splitImage, ecrRegistry } from '../../src/k8s/inputs.js'
 import { layeredKustomization } from '../../src/k8s/kustomize.js'
 import { parseManifests, sortForApply } from '../../src/k8s/objects.js'
 import { describeFailure, podFailures } from '../../src/k8s/pods.js'
-import { currentReplicaSet, deploymentRolloutStatus, podsOf } from '../../src/k8s/rollout.js'
+import { currentReplicaSet, deploymentRolloutStatus, podsOf, summarizeWaiting } from '../../src/k8s/rollout.js'
+import { renderPlan } from '../../src/k8s/apply.js'
 import { checkResult } from '../../src/steps/k8s/apply-step.js'
 import { jsonPointerEscape } from '../../src/steps/k8s/manifests.js'
 import { migrationJobName } from '../../src/steps/k8s/migrate.js'
@@ -209,5 +210,36 @@ describe('names, paths and small decisions', () => {
       ip: undefined,
     })
     expect(ingressAddress({ status: { loadBalancer: {} } })).toBeUndefined()
+  })
+
+  it('groups waiting rollouts by what they wait for', () => {
+    expect(
+      summarizeWaiting([
+        { name: 'a', message: 'does not exist', done: false },
+        { name: 'b', message: 'does not exist', done: false },
+        { name: 'c', message: '1 of 3 updated replicas', done: false },
+        { name: 'd', message: 'rolled out (revision 1)', done: true },
+      ]),
+    ).toBe('does not exist: a, b; 1 of 3 updated replicas: c')
+  })
+
+  it('renders a plan: creations, updates with their diff, unchanged count, one footnote per reason', () => {
+    const o = (name: string) => obj('Deployment', name) as never
+    const lines = renderPlan([
+      { ref: 'Namespace n', object: o('n'), action: 'create', diff: [] },
+      { ref: 'Deployment n/a', object: o('a'), action: 'create', diff: [], note: 'namespace n does not exist yet' },
+      { ref: 'Deployment n/b', object: o('b'), action: 'create', diff: [], note: 'namespace n does not exist yet' },
+      { ref: 'Deployment m/c', object: o('c'), action: 'update', diff: ['~ spec.x: 1 → 2'] },
+      { ref: 'Deployment m/d', object: o('d'), action: 'unchanged', diff: [] },
+    ])
+    expect(lines).toEqual([
+      '+ create Namespace n',
+      '+ create Deployment n/a *',
+      '+ create Deployment n/b *',
+      '~ update Deployment m/c',
+      '    ~ spec.x: 1 → 2',
+      '= 1 object(s) unchanged',
+      '* 2 object(s) not validated by the server yet: namespace n does not exist yet (an earlier step of this run creates it)',
+    ])
   })
 })
