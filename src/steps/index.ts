@@ -4,6 +4,7 @@ import { httpWaitHealthy } from './http/wait-healthy.js'
 import { awsSteps } from './aws/index.js'
 import { terraformSteps } from './terraform/index.js'
 import { k8sSteps } from './k8s/index.js'
+import { dnsSteps } from './dns/index.js'
 import { monitoringSteps } from './monitoring/index.js'
 import { verifySteps } from './verify/index.js'
 import { rollbackSteps } from './rollback/index.js'
@@ -19,6 +20,7 @@ const ALL: AnyStep[] = [
   ...awsSteps,
   ...terraformSteps,
   ...k8sSteps,
+  ...dnsSteps,
   ...monitoringSteps,
   ...verifySteps,
   ...rollbackSteps,
