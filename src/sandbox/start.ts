@@ -21,6 +21,7 @@ import { createTestPki } from './components/tls-certs.js'
 import { fetchWithTimeout, waitFor } from './components/wait.js'
 import { startWebhookSink } from './components/webhook-sink.js'
 import { albHostname, startAlbController } from './controllers/alb.js'
+import { startAutoscaler } from './controllers/autoscaler.js'
 import { startExternalSecretsController } from './controllers/external-secrets.js'
 import { route53Records } from './dns-route53.js'
 import { watchEndpointReadiness } from './endpoint-readiness.js'
@@ -231,11 +232,17 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     stops.push({ name: 'prometheus', stop: prometheus.stop })
     components.push({ name: 'prometheus', port: prometheus.port, url: prometheus.url })
 
-    // --- what the sandbox plays: the controllers and CI ---
+    // --- what the sandbox plays: the controllers (ALB, External Secrets, metrics-server + HPA) and CI ---
     const albController = await startAlbController(cluster.kc, { hostname: alb, log: o.log })
     stops.push({ name: 'alb controller', stop: albController.stop })
     const eso = await startExternalSecretsController(cluster.kc, { awsEndpoint: moto.endpoint, region: o.env.region, log: o.log })
     stops.push({ name: 'external-secrets controller', stop: eso.stop })
+    const autoscaler = await startAutoscaler(cluster.kc, {
+      namespace: o.env.namespace,
+      pidOf: (service) => procs.find((p) => p.name === `standin-${service}`)?.pid,
+      log: o.log,
+    })
+    stops.push({ name: 'autoscaler', stop: autoscaler.stop })
     const ci = startCiPublisher({
       aws,
       repositories: o.catalog.services.map((s) => s.ecrRepository),
