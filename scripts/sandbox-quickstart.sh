@@ -27,7 +27,22 @@ say "sandbox up"
 ./bin/run.js sandbox up
 
 say "deploy --env sandbox (all eight phases)"
-./bin/run.js deploy --env sandbox --yes
+# --yes never answers the go-live checklist's manual items (plan 8.7): a person does, in a
+# terminal; release.tag waits for them. Everything before it runs unattended.
+summary="$(mktemp)"
+trap 'rm -f "$summary"' EXIT
+if ! ./bin/run.js deploy --env sandbox --yes | tee "$summary"; then
+  grep -q 'FAILED at checklist.go-live' "$summary" || exit 1
+  if [ -t 0 ] && [ -t 2 ] && [ "${CI:-}" != "true" ]; then
+    say "go-live checklist: answer the manual items (who and when are recorded)"
+    ./bin/run.js checklist --env sandbox || true
+    say "deploy --env sandbox (resume)"
+    ./bin/run.js deploy --env sandbox --yes
+  else
+    printf '\nThe runbook stopped before release.tag: the go-live checklist needs a person.\n' >&2
+    printf 'In a terminal: ./bin/run.js checklist --env sandbox && ./bin/run.js deploy --env sandbox --yes\n' >&2
+  fi
+fi
 
 say "verify --env sandbox"
 report="${AUTOLYTIQ_HOME:-.autolytiq}/sandbox-report.md"
