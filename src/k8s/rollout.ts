@@ -115,6 +115,8 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
 
   let settle: { resolve: (r: RolloutResult[]) => void; reject: (e: unknown) => void } | undefined
   const result = new Promise<RolloutResult[]>((resolve, reject) => (settle = { resolve, reject }))
+  // observed below unless starting the watches fails first; never an unhandled rejection
+  result.catch(() => undefined)
   let settled = false
   const finish = (fn: () => void): void => {
     if (settled) return
@@ -214,7 +216,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
     finish(() =>
       settle!.reject(
         new StepFailedError(
-          `rollout not finished after ${Math.round(timeoutMs / 1000)} s in ${namespace}: ${waiting.map((s) => `${s.name} (${s.message})`).join(', ') || 'watches did not report'}`,
+          `rollout not finished after ${Math.round(timeoutMs / 1000)} s in ${namespace}: ${summarizeWaiting(waiting) || 'the watches never reported'}`,
           'check the pods (`kubectl get pods -n ' + namespace + '`) and re-run; finished deployments are not touched again',
         ),
       ),
@@ -224,7 +226,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
   opts.signal?.addEventListener('abort', onAbort, { once: true })
 
   try {
-    ;[deployments, replicaSets, pods] = await Promise.all([
+    const lists = await Promise.allSettled([
       liveList<V1Deployment>(kube, `/apis/apps/v1/namespaces/${namespace}/deployments`, () => apps.listNamespacedDeployment({ namespace }), {
         onChange: schedule,
         onReconnect: reconnect('deployments'),
@@ -237,7 +239,12 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
         onChange: schedule,
         onReconnect: reconnect('pods'),
       }),
-    ])
+    ] as const)
+    const refused = lists.find((l) => l.status === 'rejected')
+    deployments = lists[0].status === 'fulfilled' ? lists[0].value : undefined
+    replicaSets = lists[1].status === 'fulfilled' ? lists[1].value : undefined
+    pods = lists[2].status === 'fulfilled' ? lists[2].value : undefined
+    if (refused) throw refused.reason // the finally block stops the watches that did start
     schedule()
     return await result
   } finally {

@@ -36,6 +36,8 @@ export async function waitForObject<T extends KubernetesObject, R>(kube: KubeCli
     resolveWait = res
     rejectWait = rej
   })
+  // observed below unless starting the watch fails first; never an unhandled rejection
+  result.catch(() => undefined)
   const current = (): T | undefined => live?.get(opts.name, opts.namespace)
   const check = (): void => {
     if (settled || !live) return
