@@ -23,10 +23,17 @@ async function orEmpty<T>(p: Promise<T[]>): Promise<T[]> {
 
 const norm = (n: string): string => n.toLowerCase().replace(/\.$/, '')
 
-/** The ALB hostname recorded by k8s.ingress-address, if that step has run. */
+/** The load balancer recorded by k8s.ingress-address: an ALB hostname, or an IP on some clusters. */
+export function ingressAddress(ctx: Context): { hostname?: string; ip?: string } {
+  const o = ctx.state.outputs('k8s.ingress-address')
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined)
+  const hostname = text(o?.hostname)
+  return { hostname: hostname ? norm(hostname) : undefined, ip: text(o?.ip) }
+}
+
+/** The ALB hostname alone (DNS records point a CNAME or alias at it). */
 export function ingressHostname(ctx: Context): string | undefined {
-  const h = ctx.state.outputs('k8s.ingress-address')?.hostname
-  return typeof h === 'string' && h ? norm(h) : undefined
+  return ingressAddress(ctx).hostname
 }
 
 /**
@@ -51,10 +58,14 @@ export function dnsCheck(timeoutMs: number): Check {
         return { status: 'fail', detail: `${name} could not be resolved${via}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }
       }
       if (!cnames.length && !addrs.length) return { status: 'fail', detail: `${name} does not resolve${via} (no A or CNAME record)` }
-      const ingress = ingressHostname(ctx)
+      const { hostname: ingress, ip } = ingressAddress(ctx)
       const answer = cnames.length ? `CNAME ${cnames.map(norm).join(', ')}` : `A ${addrs.join(', ')}`
+      if (!ingress && ip) {
+        if (addrs.includes(ip)) return { status: 'pass', detail: `${name} → ${addrs.join(', ')}, the ingress address` }
+        return { status: 'fail', detail: `${name} → ${answer}, but the ingress is at ${ip}: DNS points at the wrong load balancer` }
+      }
       if (!ingress)
-        return { status: 'warn', detail: `${name} → ${answer}; ingress hostname unknown (k8s.ingress-address has not run), so it cannot be compared` }
+        return { status: 'warn', detail: `${name} → ${answer}; ingress address unknown (k8s.ingress-address has not run), so it cannot be compared` }
       if (cnames.some((c) => norm(c) === ingress)) return { status: 'pass', detail: `${name} is a CNAME to the ingress ${ingress}` }
       let ingressAddrs: string[]
       try {

@@ -237,6 +237,20 @@ describe('DNS: API domain → ingress', () => {
     const ctx = await ctxFor({}, null)
     const [r] = await runChecks(ctx, [dnsCheck(2000)])
     expect(r!.status).toBe('warn')
-    expect(r!.detail).toContain('ingress hostname unknown')
+    expect(r!.detail).toContain('ingress address unknown')
+  })
+
+  it('compares with the ingress IP when the load balancer publishes an address, not a name', async () => {
+    const ctx = await ctxFor({ apiDomain: 'alias.sandbox.autolytiq.local' }, null)
+    ctx.state.setOutputs('k8s.ingress-address', { ip: '127.0.0.1', ingress: 'autolytiq-ingress' })
+    expect((await runChecks(ctx, [dnsCheck(2000)]))[0]).toMatchObject({
+      status: 'pass',
+      detail: 'alias.sandbox.autolytiq.local → 127.0.0.1, the ingress address',
+    })
+    ctx.state.setOutputs('k8s.ingress-address', { ip: '10.1.1.1' })
+    expect((await runChecks(ctx, [dnsCheck(2000)]))[0]).toMatchObject({
+      status: 'fail',
+      detail: 'alias.sandbox.autolytiq.local → A 127.0.0.1, but the ingress is at 10.1.1.1: DNS points at the wrong load balancer',
+    })
   })
 })
