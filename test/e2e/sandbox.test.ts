@@ -274,6 +274,13 @@ describe('sandbox end to end', () => {
     child.kill('SIGKILL')
     expect(await exited).toBe('SIGKILL')
 
+    // the killed run could not release its lock: the next run names the dead holder and changes nothing
+    const refused = await cli(['deploy', '--env', 'sandbox', '--yes', '--json'])
+    expect(refused.code, explain(refused)).toBe(3)
+    expect(json<{ error: { next: string } }>(refused).error.next).toMatch(/looks dead/)
+    const unlock = await cli(['state', 'unlock', '--env', 'sandbox', '--json'])
+    expect(unlock.code, explain(unlock)).toBe(0)
+
     const r = await timed('deploy (resume after SIGKILL)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json'], 1_200_000))
     expect(r.code, explain(r)).toBe(0)
     expect(json<DeployJson>(r).result).toBe('succeeded')

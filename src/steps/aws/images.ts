@@ -6,7 +6,7 @@ import { errorMessage, StepFailedError, UserError } from '../../engine/errors.js
 import { registerSecret } from '../../engine/redact.js'
 import type { Context, Step } from '../../engine/types.js'
 import { requireAccount } from './account.js'
-import { isAwsError, listSome } from './util.js'
+import { isAwsError, listSome, pollUntil } from './util.js'
 
 export const registryHost = (ctx: Context): string => `${ctx.env.accountId}.dkr.ecr.${ctx.env.region}.amazonaws.com`
 
@@ -124,7 +124,12 @@ export const imagesPublish: Step<PublishParams> = {
   },
 }
 
-const verifyParams = z.object({}).strict()
+const verifyParams = z
+  .object({
+    /** Wait this long for CI to publish missing tags before failing; default 0, the sandbox (whose CI is local and takes seconds) 120. */
+    waitSeconds: z.number().int().min(0).max(7200).optional(),
+  })
+  .strict()
 
 /** Plan 4.4 "Verify images": every catalog service has the release tag in ECR. */
 export const imagesVerify: Step<z.infer<typeof verifyParams>> = {
@@ -145,8 +150,24 @@ export const imagesVerify: Step<z.infer<typeof verifyParams>> = {
       outputs: { tag: ctx.env.release, images: ctx.catalog.services.map((s) => `${registryHost(ctx)}/${s.ecrRepository}:${ctx.env.release}`) },
     }
   },
-  async run(ctx) {
-    const missing = await servicesMissingTag(ctx, ctx.env.release)
+  async run(ctx, p) {
+    let missing = await servicesMissingTag(ctx, ctx.env.release)
+    const waitSeconds = p.waitSeconds ?? (ctx.env.sandbox ? 120 : 0)
+    if (missing.length && waitSeconds > 0)
+      missing = await pollUntil(ctx, {
+        what: `CI to publish ${ctx.env.release}`,
+        timeoutMs: waitSeconds * 1000,
+        intervalMs: 1000,
+        next: `re-run once CI has published: \`autolytiq deploy --env ${ctx.envName} --from images.verify\``,
+        probe: async () => {
+          const m = await servicesMissingTag(ctx, ctx.env.release)
+          return { done: m.length === 0, value: m, progress: `missing for ${listSome(m.map((s) => s.name))}` }
+        },
+      }).catch(async (err: unknown) => {
+        // the deadline passed: report what is still missing below; anything else (Ctrl-C) propagates
+        if (err instanceof StepFailedError) return servicesMissingTag(ctx, ctx.env.release)
+        throw err
+      })
     if (missing.length)
       throw new StepFailedError(
         `release ${ctx.env.release} is missing in ECR for ${missing.map((s) => s.name).join(', ')}`,
