@@ -1,5 +1,7 @@
 import { duration } from '../render/table.js'
+import type { InfraRollbackResult } from './infra.js'
 import type { ChangeReport, ServiceRollbackResult } from './service.js'
+import { describeVersion } from './state-versions.js'
 
 function revisions(c: ChangeReport): string {
   if (c.kind === 'CronJob') return 'CronJob'
@@ -42,6 +44,24 @@ export function renderServiceRollback(r: ServiceRollbackResult): string {
   if (r.error) out.push('', `Error: ${r.error.message}`, ...(r.error.next ? [`  Next: ${r.error.next}`] : []))
   if (r.result === 'interrupted')
     out.push('The change was sent to the cluster, which keeps rolling it out; check with `autolytiq verify --env ' + r.environment + '`.')
+  out.push(`Audit trail: \`autolytiq log --env ${r.environment}\` (run ${r.runId}).`)
+  return out.join('\n')
+}
+
+/** The human summary of `autolytiq rollback infra`: versions, what was restored, the plan, what was applied. */
+export function renderInfraRollback(r: InfraRollbackResult): string {
+  const out: string[] = [`Terraform state s3://${r.bucket}/${r.key} — versions, newest first:`]
+  for (const v of r.versions.slice(0, 15)) out.push(`  ${v.versionId === r.chosen ? '>' : ' '} ${describeVersion(v)}`)
+  if (r.result === 'dry-run') {
+    out.push('', `Dry run: would make ${r.chosen} current on ${r.environment}; nothing was changed. Exactly:`, ...r.commands.map((c) => `  ${c}`))
+    return out.join('\n')
+  }
+  out.push('')
+  if (r.restored) out.push(`Restored: version ${r.chosen} is current again (new version ${r.currentVersion}); ${r.previous} was current before.`)
+  if (r.plan) out.push(`terraform plan: ${r.plan.summary}`, '', r.plan.text.trim(), '')
+  if (r.applied) out.push(`Applied, and a fresh plan shows no changes.`)
+  if (r.note) out.push(`Note: ${r.note}`)
+  if (r.restored) out.push(`To undo the state swap: autolytiq rollback infra --env ${r.environment} --state-version ${r.previous}`)
   out.push(`Audit trail: \`autolytiq log --env ${r.environment}\` (run ${r.runId}).`)
   return out.join('\n')
 }
