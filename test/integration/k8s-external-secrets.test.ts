@@ -73,7 +73,8 @@ describe.skipIf(!kube)('ExternalSecrets on the real API server', () => {
     try {
       const report = await runSteps({ runbook: 'secrets-test' })
       expect(report.error, JSON.stringify(report.error)).toBeUndefined()
-      expect(report.steps.map((s) => s.outcome)).toEqual(['changed', 'changed', 'changed'])
+      // the ClusterSecretStore is cluster-wide: another test may have applied the same one already
+      expect(report.steps.map((s) => s.outcome)).toEqual(['changed', expect.stringMatching(/^(changed|unchanged)$/), 'changed'])
       const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'autolytiq-secrets', namespace: p.namespace })
       expect(Object.keys(secret.data ?? {}).sort()).toEqual([...KEYS].sort())
       // the values the stand-in operator wrote appear nowhere in autolytiq's records

@@ -11,6 +11,8 @@ import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { loadCatalog } from '../../src/config/catalog.js'
 import { REPO } from '../helpers/cli.js'
 import { installCrds } from '../helpers/k8s.js'
+import { exec } from '../../src/clients/exec.js'
+import { kustomizeBuild } from '../../src/k8s/kustomize.js'
 
 const kube = inject('kube')
 const catalog = loadCatalog(REPO)
@@ -23,19 +25,24 @@ describe.skipIf(!kube)('manifests against the real API server (server-side dry-r
     await installCrds(kube!.kubectlPath, kube!.kubeconfigPath)
   })
 
-  /** Builds `dir`, creates its Namespace for real (a dry-run cannot put objects in a namespace it did not create), dry-runs the rest. */
-  async function dryRun(dir: string): Promise<{ kinds: Map<string, string[]>; stdout: string; stderr: string }> {
-    const built = await kubectl(['kustomize', join(REPO, dir)])
-    expect(built.exitCode, built.stderr).toBe(0)
-    const objects = parseAllDocuments(built.stdout)
-      .map((d) => d.toJS() as { kind: string; metadata: { name: string } })
-      .filter(Boolean)
+  /**
+   * Builds `dir` (in its own namespace when `namespace` is given: other tests use `monitoring`),
+   * applies its Namespace for real (a dry-run cannot put objects in a namespace it did not create,
+   * and Pod Security reads the live namespace's labels), then dry-runs everything. Conflicts are
+   * forced because other test files own the shared cluster-scoped objects; a dry-run changes nothing.
+   */
+  async function dryRun(dir: string, namespace?: string): Promise<{ kinds: Map<string, string[]>; stdout: string; stderr: string }> {
+    const { yaml } = await kustomizeBuild(exec, { root: REPO, dir, namespace })
+    const docs = parseAllDocuments(yaml).filter((d) => d.toJS())
     const kinds = new Map<string, string[]>()
-    for (const o of objects) kinds.set(o.kind, [...(kinds.get(o.kind) ?? []), o.metadata.name])
-    const nsDoc = parseAllDocuments(built.stdout).find((d) => (d.toJS() as { kind?: string })?.kind === 'Namespace')!
+    for (const d of docs) {
+      const o = d.toJS() as { kind: string; metadata: { name: string } }
+      kinds.set(o.kind, [...(kinds.get(o.kind) ?? []), o.metadata.name])
+    }
+    const nsDoc = docs.find((d) => (d.toJS() as { kind?: string }).kind === 'Namespace')!
     const ns = await kubectl(['apply', '--server-side', '--field-manager=manifest-test', '-f', '-'], nsDoc.toString())
     expect(ns.exitCode, ns.stderr).toBe(0)
-    const r = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=manifest-test', '-f', '-'], built.stdout)
+    const r = await kubectl(['apply', '--server-side', '--force-conflicts', '--dry-run=server', '--field-manager=manifest-test', '-f', '-'], yaml)
     expect(r.exitCode, r.stderr).toBe(0)
     return { kinds, stdout: r.stdout, stderr: r.stderr }
   }
@@ -56,7 +63,7 @@ describe.skipIf(!kube)('manifests against the real API server (server-side dry-r
   })
 
   it('monitoring: accepted by the API server', async () => {
-    const { kinds, stderr } = await dryRun('k8s/monitoring')
+    const { kinds, stderr } = await dryRun('k8s/monitoring', `monitoring-dry-${Date.now().toString(36)}`)
     expect(kinds.get('Deployment')?.sort()).toEqual(['alertmanager', 'grafana', 'kube-state-metrics', 'prometheus'])
     expect(stderr).not.toMatch(/would violate PodSecurity/)
   })
