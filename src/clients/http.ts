@@ -2,7 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { Resolver } from 'node:dns/promises'
 import { readFileSync } from 'node:fs'
-import type { LookupFunction } from 'node:net'
+import { isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls'
 
 export interface HttpSettings {
@@ -96,7 +96,8 @@ export class HttpClient {
             ? {
                 secureContext: this.secureContext,
                 rejectUnauthorized: req.rejectUnauthorized ?? true,
-                servername: url.hostname,
+                // SNI carries names only (RFC 6066); an IP there is ignored and warned about by Node.
+                servername: isIP(url.hostname) ? undefined : url.hostname,
               }
             : {}),
           signal: req.signal,
