@@ -6,14 +6,9 @@ import { rollbackServices } from '../../rollback/service.js'
 
 export default class Rollback extends BaseCommand {
   static override summary = 'Roll back services: undo a Deployment to its previous (or a given) revision, or set every image to a known-good tag.'
-  static override description = describe(`--service S undoes the Deployment exactly as \`kubectl rollout undo\` does (its previous
-revision, or --to-revision N), waits for the rollout, fails fast when the new pods crash or
-cannot pull their image, verifies every pod runs the restored image and prints the image before
-and after. --image-tag T sets the image of the named services (or --all catalog services) to tag T
-in the registry and repository they already use. Rolling back a rollback is refused: pick
---to-revision on purpose. Takes the environment lock, asks for confirmation (production: type
-its name; without a terminal: --yes), records a rollback point and audit entries.
-Database and infrastructure: \`autolytiq rollback database\`, \`autolytiq rollback infra\`.`)
+  static override description = describe(
+    '--service S undoes the Deployment exactly as `kubectl rollout undo` does (its previous revision, or --to-revision N), waits for the rollout, fails fast when the new pods crash or cannot pull their image, verifies that every pod is Ready on the restored image, and prints the image before and after. Undoing an undo (which would bring the bad release back) is refused: pick --to-revision on purpose. --image-tag T sets the named services (or --all catalog services, the CronJob included) to tag T in the registry and repository they already use; for ECR images the tag must exist. Takes the environment lock, asks for confirmation (production: type its name; without a terminal: --yes), records a rollback point of what ran before and an audit entry per service. Database and infrastructure: `autolytiq rollback database`, `autolytiq rollback infra`.',
+  )
 
   static override examples = [
     { description: 'Undo the last release of one service', command: '<%= config.bin %> rollback --env prod --service deal-service' },

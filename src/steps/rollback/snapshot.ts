@@ -140,7 +140,7 @@ export const dbSnapshot: Step<Params> = {
       if (p.snapshot && p.snapshot !== prev.snapshotId)
         throw new UserError(
           `a database rollback to snapshot ${prev.snapshotId} is in progress on ${ctx.envName} (its new cluster ${prev.restoredCluster}); refusing to start another with ${p.snapshot}`,
-          `finish it first: \`autolytiq rollback database --env ${ctx.envName} --snapshot ${prev.snapshotId}\` (\`autolytiq status --env ${ctx.envName}\` shows where it stopped)`,
+          `finish it first: \`autolytiq rollback database --env ${ctx.envName} --snapshot ${prev.snapshotId}\``,
         )
       rememberTarget(ctx, prev)
       return { status: 'done', detail: `resuming the rollback to ${summary(prev)}`, outputs: { ...prev } }
