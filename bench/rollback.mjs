@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, performance, console */
 // `autolytiq rollback --service` end to end against raw `kubectl rollout undo` + `kubectl rollout
 // status`, on the same real kube-apiserver + controller-manager with the node simulator. Before
 // every measured rollback the Deployment is (re)deployed at v2 with v1 as its previous revision

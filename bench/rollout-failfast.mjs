@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global process, performance, setTimeout, clearTimeout, console */
 // How fast does a rollout fail on a pod that cannot start? On a real kube-apiserver +
 // controller-manager with the node simulator (image tag `crash` → CrashLoopBackOff, `missing` →
 // ImagePullBackOff), each run rolls a healthy Deployment to a bad image and measures:

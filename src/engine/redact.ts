@@ -10,7 +10,8 @@ const known = new Set<string>()
 const PATTERNS: RegExp[] = [
   /AKIA[0-9A-Z]{16}/g, // AWS access key id
   /(?<=aws_secret_access_key\s*[=:]\s*)\S+/gi,
-  /(?<=(?:password|passwd|secret|token|api_key|apikey|auth)["']?\s*[=:]\s*["']?)[^\s"',}]{4,}/gi,
+  // key=value / "key": "value" where the key is a whole word (so "ExternalSecret: 404" stays readable)
+  /(?<=\b(?:password|passwd|secret|token|api_key|apikey|auth_token)["']?\s*[=:]\s*["']?)[^\s"',}]{4,}/gi,
   /(?<=:\/\/[^:/@\s]*:)[^@/\s]+(?=@)/g, // user:PASSWORD@host in URLs
   /(?<=Bearer\s+)[A-Za-z0-9._~+/-]+=*/g,
   /\b(?:sk_live|sk_test|whsec|re)_[A-Za-z0-9]{8,}/g, // Stripe / Resend keys
@@ -40,6 +41,7 @@ export function registerSecretsFromEnv(env: NodeJS.ProcessEnv = process.env): vo
   for (const [k, v] of Object.entries(env)) {
     // Names that say "secret" but hold plain facts (AUTOLYTIQ_SECRET_SMTP_HOST, ..._USERNAME) stay visible:
     // masking "sandbox" or a host name everywhere would hide what the engineer needs to read.
-    if (/(SECRET|PASSWORD|TOKEN|API_KEY|WEBHOOK|DSN|PRIVATE)/i.test(k) && !/_(HOST|PORT|USER|USERNAME|FROM|REGION|NAME|PATH|ENDPOINT)$/i.test(k)) registerSecret(v)
+    if (/(SECRET|PASSWORD|TOKEN|API_KEY|WEBHOOK|DSN|PRIVATE)/i.test(k) && !/_(HOST|PORT|USER|USERNAME|FROM|REGION|NAME|PATH|ENDPOINT)$/i.test(k))
+      registerSecret(v)
   }
 }
