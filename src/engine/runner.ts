@@ -34,6 +34,8 @@ export interface RunReport {
   rollback?: string
   stateFile: string
   durationMs: number
+  /** AWS API calls this run made (a re-run of a finished environment should make no mutating one). */
+  awsCalls?: { total: number; mutating: number }
 }
 
 export interface RunOptions {
@@ -215,6 +217,7 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
   await ctx.state.save()
   await opts.lock.release()
   report.durationMs = Date.now() - started
+  report.awsCalls = { total: ctx.clients.aws.calls.length, mutating: ctx.clients.aws.mutatingCalls.length }
   return report
 }
 
@@ -399,5 +402,6 @@ async function dryRun(ctx: Context, opts: RunOptions, report: RunReport, warn: (
     report.steps.push({ id: s.id, phase: s.phase.number, title: impl.title, outcome: 'planned', detail: redact(detail), plan: plan.map(redact) })
   }
   report.durationMs = Date.now() - started
+  report.awsCalls = { total: ctx.clients.aws.calls.length, mutating: ctx.clients.aws.mutatingCalls.length }
   return report
 }
