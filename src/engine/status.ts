@@ -2,7 +2,6 @@ import { loadProject, stateStorage } from './context.js'
 import { staleReason, type LockHolder } from './lock.js'
 import { StateStore, type RunRecord, type StepState } from './state.js'
 import { loadRunbook } from './runbook.js'
-import { stepRegistry } from '../steps/index.js'
 
 export interface EnvironmentStatus {
   environment: string
@@ -14,8 +13,6 @@ export interface EnvironmentStatus {
   steps: {
     id: string
     phase: number
-    title: string
-    implemented: boolean
     status: StepState['status']
     attempts: number
     endedAt?: string
@@ -32,15 +29,15 @@ export async function environmentStatus(envFlag: string | undefined, runbookName
   const storage = stateStorage(info)
   const store = await StateStore.open(storage.backend, info.envName)
   const holder = await storage.lock.holder()
-  const rb = loadRunbook(info.root, runbookName, stepRegistry())
+  // No step registry: status reads only the runbook's ids and the state, so it starts fast and
+  // works even when a step module cannot load. `runbook show` is where implementations are listed.
+  const rb = loadRunbook(info.root, runbookName, new Map())
   const states = store.steps(runbookName)
   const steps = rb.steps.map((s) => {
     const st = states[s.id] ?? { status: 'pending' as const, attempts: 0 }
     return {
       id: s.id,
       phase: s.phase.number,
-      title: s.impl?.title ?? '(not implemented)',
-      implemented: Boolean(s.impl),
       status: st.status,
       attempts: st.attempts,
       endedAt: st.endedAt,

@@ -13,7 +13,7 @@ export function renderStatus(s: EnvironmentStatus): string {
   lines.push(
     table(
       ['phase', 'step', 'status', 'tries', 'finished', 'detail'],
-      s.steps.map((x) => [String(x.phase), x.id, x.implemented ? x.status : 'not implemented', String(x.attempts), x.endedAt ?? '', x.error ?? x.detail ?? '']),
+      s.steps.map((x) => [String(x.phase), x.id, x.status, String(x.attempts), x.endedAt ?? '', x.error ?? x.detail ?? '']),
     ),
   )
   lines.push('')
