@@ -6,8 +6,8 @@
 //   kubectlMs   — wall time of `kubectl rollout undo` followed by `kubectl rollout status`
 //   autolytiqMs — wall time of `autolytiq rollback --env bench --service deal-service --yes --json`
 //                 (lock, audit, rollback point, undo, watch-driven wait with fail-fast, verification)
-//   breakdown   — autolytiq's own timings from its --json (plan/apply/rollout/verify) and the rest:
-//                 process start-up (node, oclif, @kubernetes/client-node) and state/audit writes.
+//   breakdown   — autolytiq's own timings from its --json (plan/apply/rollout/verify; planMs includes
+//                 loading @kubernetes/client-node) and the rest: node + oclif start-up.
 // Two scenarios: `instant` — the simulator makes pods Ready at once, so a rollout takes well under a
 // second and the tools' fixed start-up costs dominate; `readiness` — minReadySeconds stands in for
 // the seconds a real pod needs to pass its readiness probe (image pull, JVM/Go start, probe period),
