@@ -4,6 +4,8 @@
 # plane, builds the CLI, runs lint, typecheck and every test layer. Servers are started and
 # stopped by the test harness itself (test/setup/global-setup.ts), also when a test fails.
 set -euo pipefail
+# The AWS SDK warns every Node 20 process (test workers too) about its future Node 22 floor: noise here.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))" >&2; }

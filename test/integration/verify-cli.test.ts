@@ -250,7 +250,10 @@ describe.skipIf(!ready)('autolytiq verify', () => {
       const r = await cli(['verify', '--json', '--timeout', '2'])
       const out = r.json()
       expect(r.code).toBe(1)
-      expect(out.checks.find((c) => c.id === 'health.auth-service')).toMatchObject({ status: 'fail', detail: 'stopped: overall deadline reached' })
+      // Whichever fires first under load — the check's own timeout or the overall deadline — it fails, and promptly.
+      const hung = out.checks.find((c) => c.id === 'health.auth-service')!
+      expect(hung.status).toBe('fail')
+      expect(hung.detail).toMatch(/stopped: overall deadline reached|no answer within \d+ ms/)
       expect(out.durationMs).toBeLessThan(3000)
       expect(Date.now() - t0).toBeLessThan(15_000)
     } finally {
