@@ -54,6 +54,8 @@ export const environmentSchema = z
     /** Plain-HTTP address of the API for the redirect check; default http://apiDomain (port 80). */
     apiHttpUrl: z.string().url().optional(),
     dnsServers: z.array(z.string()).optional(),
+    /** How long images.verify waits for CI to publish the release (the sandbox runs its own CI publisher). */
+    imagesWaitSeconds: z.number().int().min(0).max(7200).optional(),
     /** Extra CA bundle for the API's TLS (the sandbox's local CA). */
     caFile: z.string().optional(),
     /** Terraform variables beyond those derived from this file (node sizes, DB class...). */

@@ -61,7 +61,18 @@ export function applySandboxRuntime(root: string, env: Environment): Environment
   } catch {
     throw new UserError(`sandbox runtime file ${path} is not valid JSON`, 'restart it: `autolytiq sandbox down && autolytiq sandbox up`')
   }
-  const pick = ['awsEndpoint', 'kubeconfig', 'apiUrl', 'apiHttpUrl', 'dnsServers', 'caFile', 'prometheusUrl', 'alertmanagerUrl', 'grafanaUrl'] as const
+  const pick = [
+    'awsEndpoint',
+    'kubeconfig',
+    'apiUrl',
+    'apiHttpUrl',
+    'dnsServers',
+    'caFile',
+    'prometheusUrl',
+    'alertmanagerUrl',
+    'grafanaUrl',
+    'imagesWaitSeconds',
+  ] as const
   const merged: Environment = { ...env }
   for (const k of pick) if (rt[k] !== undefined) (merged as Record<string, unknown>)[k] = rt[k]
   return merged

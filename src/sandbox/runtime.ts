@@ -28,6 +28,8 @@ export interface SandboxRuntime {
   prometheusUrl: string
   alertmanagerUrl: string
   grafanaUrl: string
+  /** The sandbox's CI publisher pushes the release's images shortly after a deploy starts. */
+  imagesWaitSeconds: number
   sandbox: {
     version: 1
     supervisorPid: number

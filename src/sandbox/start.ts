@@ -258,6 +258,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       kubeconfig: cluster.kubeconfigPath,
       apiUrl: `https://${o.env.apiDomain}:${gateway.httpsPort}`,
       apiHttpUrl: `http://${o.env.apiDomain}:${gateway.httpPort}`,
+      imagesWaitSeconds: 120,
       dnsServers: [dns.server],
       caFile: pki.caCertPath,
       prometheusUrl: prometheus.url,

@@ -152,7 +152,7 @@ export const imagesVerify: Step<z.infer<typeof verifyParams>> = {
   },
   async run(ctx, p) {
     let missing = await servicesMissingTag(ctx, ctx.env.release)
-    const waitSeconds = p.waitSeconds ?? (ctx.env.sandbox ? 120 : 0)
+    const waitSeconds = p.waitSeconds ?? ctx.env.imagesWaitSeconds ?? 0
     if (missing.length && waitSeconds > 0)
       missing = await pollUntil(ctx, {
         what: `CI to publish ${ctx.env.release}`,
