@@ -1,43 +1,26 @@
 import { createHash } from 'node:crypto'
 import { stringify } from 'yaml'
-import { ExternalError, UserError } from '../../engine/errors.js'
-import { registerSecret } from '../../engine/redact.js'
+import { UserError } from '../../engine/errors.js'
+import { slackWebhookUrl } from '../../notify/webhook.js'
 import type { Context } from '../../engine/types.js'
 
 /** Label of the synthetic alert monitoring.alert-test sends (routed like any other). */
 export const SYNTHETIC_ALERT = 'AutolytiqSyntheticTest'
 
 /**
- * The Slack webhook for this environment (autolytiq.yaml slackWebhook: an env var name or a
- * Secrets Manager id — never the URL itself). Registered as a secret before anything can print it.
+ * The Slack webhook Alertmanager posts to (autolytiq.yaml slackWebhook: an env var name or a
+ * Secrets Manager id — never the URL itself). Same lookup as run notifications, but stricter:
+ * a configured webhook that cannot be read is an error here, because alerts would go nowhere.
  */
 export async function slackWebhook(ctx: Context): Promise<string | undefined> {
-  const cfg = ctx.env.slackWebhook
-  if (!cfg) return undefined
-  if (cfg.env) {
-    const value = process.env[cfg.env]
-    registerSecret(value)
-    if (value) return value
-    if (!cfg.secretId)
-      throw new UserError(
-        `the Slack webhook variable ${cfg.env} is not set`,
-        `export ${cfg.env}=<webhook URL> (kept out of every log), or set slackWebhook.secretId`,
-      )
-  }
-  const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager')
-  try {
-    const out = await (await ctx.clients.aws.secrets()).send(new GetSecretValueCommand({ SecretId: cfg.secretId }))
-    const raw = out.SecretString ?? ''
-    registerSecret(raw)
-    // either the URL itself or a JSON document with a url field
-    const value = raw.trim().startsWith('{') ? String((JSON.parse(raw) as { url?: unknown }).url ?? '') : raw.trim()
-    registerSecret(value)
-    if (!value) throw new UserError(`Secrets Manager secret ${cfg.secretId} holds no Slack webhook URL`, 'store the URL (or {"url": "..."}) in it')
-    return value
-  } catch (err) {
-    if (err instanceof UserError) throw err
-    throw new ExternalError(`cannot read the Slack webhook from Secrets Manager (${cfg.secretId}): ${(err as Error).message}`)
-  }
+  const found = await slackWebhookUrl(ctx)
+  if (found.kind === 'not-configured') return undefined
+  if (found.kind === 'problem')
+    throw new UserError(
+      found.problem,
+      'set the webhook: export the variable named in slackWebhook.env, or store the URL (or {"url": "..."}) in slackWebhook.secretId',
+    )
+  return found.url
 }
 
 /**
