@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node'
 import type { Context } from '../engine/types.js'
+import { FAIL_FAST_REASONS } from '../k8s/pods.js'
 
 /**
  * One read of each kind of object per verify run, shared by every Kubernetes check: six checks
@@ -75,16 +76,8 @@ export function time(value: Date | string | undefined | null): number | undefine
   return Number.isNaN(t) ? undefined : t
 }
 
-/** Waiting reasons a kubelet reports for containers that will not come up by themselves. */
-const BROKEN_WAITING = new Set([
-  'CrashLoopBackOff',
-  'ImagePullBackOff',
-  'ErrImagePull',
-  'InvalidImageName',
-  'CreateContainerConfigError',
-  'CreateContainerError',
-  'RunContainerError',
-])
+/** Waiting reasons that will not clear by themselves: the same list the rollout fails fast on. */
+const BROKEN_WAITING: ReadonlySet<string> = new Set(FAIL_FAST_REASONS)
 
 /** How long a pod may stay Pending before it counts as stuck rather than starting. */
 export const PENDING_GRACE_MS = 2 * 60_000
