@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point. Kept tiny: cold start matters to an engineer typing `autolytiq status` at 3 a.m.
-import { execute } from '@oclif/core'
+import { execute } from '@oclif/core/execute'
 
 // The SDK's "future versions will need Node 22" notice is for library authors; the versions this
 // tool runs are pinned in package-lock.json, so it would only add noise to every command's stderr.

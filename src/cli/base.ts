@@ -1,4 +1,6 @@
-import { Command, Flags, Errors } from '@oclif/core'
+import { Command } from '@oclif/core/command'
+import * as Errors from '@oclif/core/errors'
+import * as Flags from '@oclif/core/flags'
 import { AutolytiqError, EXIT, EXIT_CODES_HELP } from '../engine/errors.js'
 import { redact } from '../engine/redact.js'
 

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../cli/base.js'
 import { deploy } from '../engine/deploy.js'
 import { renderRunReport } from '../render/run-report.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../cli/base.js'
 import { verify } from '../engine/verify.js'
 import { renderChecks } from '../render/checks.js'

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
+import { load } from 'js-yaml'
 import { runbookFiles } from '../engine/runbook.js'
 
 export const COMPLETION_KINDS = ['env', 'service', 'step', 'phase'] as const
@@ -19,7 +19,7 @@ type Loose = Record<string, unknown>
  */
 function readYaml(path: string): Loose | undefined {
   try {
-    const data: unknown = parse(readFileSync(path, 'utf8'))
+    const data: unknown = load(readFileSync(path, 'utf8'))
     return data && typeof data === 'object' ? (data as Loose) : undefined
   } catch {
     return undefined

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../../cli/base.js'
 import { redact } from '../../engine/redact.js'
 import { renderServiceRollback } from '../../rollback/render.js'

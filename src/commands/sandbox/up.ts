@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, jsonFlag } from '../../cli/base.js'
 import { findProjectRoot } from '../../config/files.js'
 import { sandboxUp } from '../../sandbox/manager.js'
