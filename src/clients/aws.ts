@@ -24,6 +24,20 @@ export interface AwsCall {
   mutating: boolean
 }
 
+/**
+ * How long one AWS call may stay silent (and a connection take) before the SDK gives up on that
+ * attempt and retries it (maxAttempts below). Without it the SDK waits 300 s per attempt for an
+ * endpoint that accepts connections but never answers (a hung proxy, a stopped process), so a
+ * step looked stuck for 20 minutes. It is an inactivity limit: a slow but moving transfer is fine.
+ * AUTOLYTIQ_AWS_TIMEOUT_SECONDS overrides it (tests, slow links).
+ */
+export function awsTimeoutMs(): number {
+  const s = Number(process.env.AUTOLYTIQ_AWS_TIMEOUT_SECONDS)
+  return s > 0 ? s * 1000 : 15_000
+}
+
+const MAX_ATTEMPTS = 4
+
 /** Read-only operations by name; anything else counts as mutating (for the idempotency evidence). */
 const READ_ONLY = /^(Describe|List|Get|Head|Query|Scan|Wait|Check)/
 
@@ -53,7 +67,8 @@ export class AwsClients {
       ...(s.endpoint ? { endpoint: s.endpoint } : {}),
       ...(s.profile ? { profile: s.profile } : {}),
       ...(s.credentials ? { credentials: s.credentials } : {}),
-      maxAttempts: 4,
+      maxAttempts: MAX_ATTEMPTS,
+      requestHandler: { connectionTimeout: Math.min(5_000, awsTimeoutMs()), socketTimeout: awsTimeoutMs() },
       ...extra,
     }
   }
@@ -119,6 +134,12 @@ export function translateAwsError(err: unknown, call: string, endpoint?: string,
     return new UserError(`AWS rejected the credentials during ${call}: ${e.name} (expired or invalid)`, `run \`${login}\`, then re-run the same command`)
   if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message))
     return new UserError(`no AWS credentials found for ${call}`, `run \`${login}\` or set AWS_PROFILE`)
+  // The SDK has already retried the call (every attempt timed out): say which endpoint is silent.
+  if (e.name === 'TimeoutError')
+    return new ExternalError(
+      `the AWS endpoint${endpoint ? ` ${endpoint}` : ''} did not answer ${call} (no response within ${awsTimeoutMs() / 1000} s, ${MAX_ATTEMPTS} attempts)`,
+      call,
+    )
   const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code
   if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET'].includes(code))
     return new ExternalError(`cannot reach the AWS endpoint${endpoint ? ` ${endpoint}` : ''} for ${call} (${code})`, call, undefined, code === 'ECONNRESET')
