@@ -23,6 +23,22 @@ async function orEmpty<T>(p: Promise<T[]>): Promise<T[]> {
 
 const norm = (n: string): string => n.toLowerCase().replace(/\.$/, '')
 
+/**
+ * c-ares reports a resolver that is down as a bare code ("ECONNREFUSED"); say what it means so the
+ * on-call engineer knows it is the DNS server, not the record, that is the problem.
+ */
+const RESOLVER_PROBLEMS: Record<string, string> = {
+  ECONNREFUSED: 'the DNS server refused the query (nothing listening: is it running?)',
+  ETIMEOUT: 'the DNS server did not answer in time',
+  ESERVFAIL: 'the DNS server failed to answer (SERVFAIL)',
+  EREFUSED: 'the DNS server refused to answer for this name (REFUSED)',
+}
+function resolverProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code
+  if (!code) return (err as Error).message
+  return RESOLVER_PROBLEMS[code] ? `${RESOLVER_PROBLEMS[code]} (${code})` : code
+}
+
 /** The load balancer recorded by k8s.ingress-address: an ALB hostname, or an IP on some clusters. */
 export function ingressAddress(ctx: Context): { hostname?: string; ip?: string } {
   const o = ctx.state.outputs('k8s.ingress-address')
@@ -55,7 +71,7 @@ export function dnsCheck(timeoutMs: number): Check {
       try {
         ;[cnames, addrs] = await Promise.all([orEmpty(resolver.resolveCname(name)), orEmpty(resolver.resolve4(name))])
       } catch (err) {
-        return { status: 'fail', detail: `${name} could not be resolved${via}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }
+        return { status: 'fail', detail: `${name} could not be resolved${via}: ${resolverProblem(err)}` }
       }
       if (!cnames.length && !addrs.length) return { status: 'fail', detail: `${name} does not resolve${via} (no A or CNAME record)` }
       const { hostname: ingress, ip } = ingressAddress(ctx)
@@ -71,7 +87,7 @@ export function dnsCheck(timeoutMs: number): Check {
       try {
         ingressAddrs = await orEmpty(resolver.resolve4(ingress))
       } catch (err) {
-        return { status: 'fail', detail: `the ingress hostname ${ingress} could not be resolved${via}: ${(err as NodeJS.ErrnoException).code}` }
+        return { status: 'fail', detail: `the ingress hostname ${ingress} could not be resolved${via}: ${resolverProblem(err)}` }
       }
       if (!ingressAddrs.length) return { status: 'fail', detail: `${name} → ${answer}, but the ingress hostname ${ingress} does not resolve${via}` }
       const same = addrs.length > 0 && addrs.every((a) => ingressAddrs.includes(a))
