@@ -27,7 +27,14 @@ const norm = (name: string) => name.toLowerCase().replace(/\.$/, '')
  * same data, the way a recursive resolver would, so an alias to an ALB name resolves when the
  * test also gives that ALB name an A record. Unknown names get NXDOMAIN.
  */
-export async function startDnsServer(opts: { records?: Record<string, DnsRecord[]>; source?: DnsRecordSource } = {}): Promise<TestDnsServer> {
+export async function startDnsServer(
+  opts: {
+    records?: Record<string, DnsRecord[]>
+    source?: DnsRecordSource
+    /** A fixed port (fault tests start a server again where the stopped one was); default a free one. */
+    port?: number
+  } = {},
+): Promise<TestDnsServer> {
   const records = new Map<string, DnsRecord[]>()
   for (const [name, rs] of Object.entries(opts.records ?? {})) records.set(norm(name), rs)
 
@@ -91,7 +98,8 @@ export async function startDnsServer(opts: { records?: Record<string, DnsRecord[
         return send(res)
       })
   })
-  await server.listen(0, '127.0.0.1')
+  await server.listen(opts.port ?? 0, '127.0.0.1')
+  let stopped: Promise<void> | undefined
   const { port } = server.address() as AddressInfo
   return {
     host: '127.0.0.1',
@@ -100,7 +108,8 @@ export async function startDnsServer(opts: { records?: Record<string, DnsRecord[
     records,
     set: (name, rs) => void records.set(norm(name), rs),
     delete: (name) => void records.delete(norm(name)),
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Idempotent: a fault test stops it mid-test and teardown stops it again.
+    stop: () => (stopped ??= new Promise<void>((resolve) => server.close(() => resolve()))),
   }
 }
 

@@ -76,6 +76,8 @@ export interface TestKube {
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>
   /** A fresh client config for @kubernetes/client-node. */
   kubeConfig(): KubeConfig
+  /** SIGKILLs kube-apiserver and starts it again on the same port with the same etcd data (optionally after `downMs`); resolves once /readyz is ok. */
+  restartApiServer(opts?: { downMs?: number }): Promise<void>
   stop(): Promise<void>
 }
 
@@ -183,37 +185,41 @@ export async function startKube(
     writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }))
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 })
     mkdirSync(join(dir, 'apiserver-certs'))
-    const apiserver = spawnProcess({
-      name: 'kube-apiserver',
-      command: join(binDir, 'kube-apiserver'),
-      args: [
-        `--etcd-servers=${etcdUrl}`,
-        `--cert-dir=${join(dir, 'apiserver-certs')}`,
-        `--secure-port=${port}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        `--service-account-issuer=${server}`,
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--authorization-mode=RBAC',
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
-        '--endpoint-reconciler-type=none',
-      ],
-      logDir: dir,
-    })
+    const spawnApiServer = (): Proc =>
+      spawnProcess({
+        name: 'kube-apiserver',
+        command: join(binDir, 'kube-apiserver'),
+        args: [
+          `--etcd-servers=${etcdUrl}`,
+          `--cert-dir=${join(dir, 'apiserver-certs')}`,
+          `--secure-port=${port}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--allow-privileged=true',
+          `--service-account-issuer=${server}`,
+          `--service-account-key-file=${join(dir, 'sa.pub')}`,
+          `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+          '--authorization-mode=RBAC',
+          `--token-auth-file=${join(dir, 'tokens.csv')}`,
+          '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
+          '--endpoint-reconciler-type=none',
+        ],
+        logDir: dir,
+      })
+    let apiserver = spawnApiServer()
     procs.push(apiserver)
-    await waitFor(
-      'kube-apiserver /readyz',
-      async () => {
-        const r = await apiGet(`${server}/readyz`, token)
-        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 300)}`)
-        return true
-      },
-      { timeoutMs, intervalMs: 250, procs: [etcd, apiserver] },
-    )
+    const apiserverReady = (): Promise<unknown> =>
+      waitFor(
+        'kube-apiserver /readyz',
+        async () => {
+          const r = await apiGet(`${server}/readyz`, token)
+          if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 300)}`)
+          return true
+        },
+        { timeoutMs, intervalMs: 250, procs: [etcd, apiserver] },
+      )
+    await apiserverReady()
     const kubeconfigPath = join(dir, 'kubeconfig')
     writeKubeconfig(kubeconfigPath, server, token)
 
@@ -261,6 +267,17 @@ export async function startKube(
       kubectlPath,
       kubectl: (args, o = {}) => runKubectl(kubectlPath, kubeconfigPath, args, o),
       kubeConfig,
+      async restartApiServer(opts = {}) {
+        // Fault tests: the same flags, port, certificates and etcd data, so clients reconnect to "the same" server.
+        const old = apiserver
+        if (old.pid !== undefined && !old.exitInfo()) process.kill(-old.pid, 'SIGKILL')
+        await old.exited
+        await old.stop() // reaps the group and forgets it
+        if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs))
+        apiserver = spawnApiServer()
+        procs.splice(procs.indexOf(old), 1, apiserver)
+        await apiserverReady()
+      },
       stop,
     }
   } catch (err) {

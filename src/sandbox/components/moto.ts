@@ -19,6 +19,8 @@ export interface Moto {
   awsConfig(): AwsTestConfig
   /** Env for child processes (terraform, the CLI) so their SDKs hit moto. */
   awsEnv(): Record<string, string>
+  /** Sends a signal to moto's process group (fault tests: SIGSTOP makes a real unresponsive endpoint, SIGCONT revives it). */
+  signal(sig: NodeJS.Signals): void
   stop(): Promise<void>
 }
 
@@ -80,6 +82,9 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
     },
     awsConfig: () => awsConfigFor(endpoint),
     awsEnv: () => awsEnvFor(endpoint),
+    signal: (sig) => {
+      if (proc.pid !== undefined && !proc.exitInfo()) process.kill(-proc.pid, sig)
+    },
     stop,
   }
 }
