@@ -3,6 +3,7 @@ import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper, type ListrRen
 import pRetry from 'p-retry'
 import { AutolytiqError, EXIT, InterruptedError, StepFailedError, UserError, errorMessage, isTransient } from './errors.js'
 import { redact } from './redact.js'
+import { armKillFault, type KillFault } from './fault.js'
 import { isCI } from './prompt.js'
 import { strongestDanger, type Runbook, type RunbookStep } from './runbook.js'
 import type { EnvLock } from './lock.js'
@@ -249,6 +250,7 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
     await ctx.state.save()
   }
 
+  let fault: KillFault | undefined
   try {
     // A step left running by a crash is re-probed before anything runs again.
     if (wasInterrupted) output('re-checking after an interrupted or failed attempt')
@@ -286,7 +288,9 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
         result: 'started',
       })
 
-    const out = await pRetry(() => withDeadline(impl.run(stepCtx, s.params), signal, s.id), {
+    fault = armKillFault(ctx, s.id)
+    const runCtx = fault ? { ...stepCtx, clients: fault.clients } : stepCtx
+    const out = await pRetry(() => withDeadline(impl.run(runCtx, s.params), signal, s.id), {
       retries: impl.retries ?? 2,
       minTimeout: 500,
       factor: 2,
@@ -297,6 +301,7 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
         return retry
       },
     })
+    fault?.afterRun()
     if (out) ctx.state.setOutputs(s.id, out)
     if (impl.verify) await withDeadline(impl.verify(stepCtx, s.params, out), signal, `${s.id} verify`)
     const detail = probe.status === 'drift' ? `repaired drift: ${probe.detail}` : undefined
@@ -305,6 +310,7 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
       await ctx.audit.append({ runId: ctx.runId, environment: ctx.envName, action: 'step.run', step: s.id, result: 'ok', durationMs: Date.now() - t0, detail })
     return { id: s.id, phase: s.phase.number, title: impl.title, outcome: 'changed', detail, durationMs: Date.now() - t0 }
   } catch (err) {
+    fault?.disarm()
     const interrupted = ctx.signal.aborted
     const msg = interrupted ? 'interrupted (Ctrl-C); re-run to resume — this step will be re-checked first' : errorMessage(err)
     st.error = redact(msg)

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr'
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { answerChecklist } from '../helpers/checklist.js'
 import { BIN, REPO, runCli, tempHome, type CliResult } from '../helpers/cli.js'
 
 interface Runtime {
@@ -112,28 +113,6 @@ const udpFree = (port: number): Promise<boolean> =>
     s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)))
   })
 
-/**
- * `autolytiq checklist` in a real terminal (util-linux `script` gives it a pty): a person answers
- * every manual item "yes" (the first choice) by pressing Enter.
- */
-function answerChecklist(): Promise<{ code: number | null; output: string }> {
-  const { CI: _ci, ...noCi } = process.env
-  const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} checklist --env sandbox`, '/dev/null'], {
-    cwd: REPO,
-    env: { ...noCi, ...env, TERM: 'xterm' },
-  })
-  let output = ''
-  child.stdout.on('data', (b: Buffer) => (output += b.toString()))
-  const enter = setInterval(() => child.stdin.write('\r'), 300)
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearInterval(enter)
-      // terminal escape sequences stripped for the failure message
-      resolve({ code, output: output.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g'), '') })
-    }),
-  )
-}
-
 const failing = (v: VerifyJson): string[] => v.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`)
 
 describe('sandbox end to end', () => {
@@ -184,7 +163,7 @@ describe('sandbox end to end', () => {
     expect(new Set(d1.steps.filter((s) => s.outcome !== 'not run').map((s) => s.phase))).toEqual(new Set([1, 2, 3, 4, 5, 6, 7, 8]))
 
     // the on-call engineer answers the manual items in a terminal
-    const answered = await timed('checklist answered', () => answerChecklist())
+    const answered = await timed('checklist answered', () => answerChecklist(env))
     expect(answered.code, answered.output).toBe(0)
 
     const r = await timed('deploy (resume after the checklist)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json'], 1_200_000))
