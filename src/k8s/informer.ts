@@ -40,14 +40,21 @@ export async function liveList<T extends KubernetesObject>(
   informer.on('delete', changed)
   // ListWatch stops on an error (apiserver restart, expired resourceVersion): start it again,
   // and keep trying while the API server is unreachable; the caller's deadline bounds the wait.
+  // While it is down every retry fails: report the outage once, not every 500 ms.
+  let reconnecting = false
   const restart = (): void => {
     setTimeout(() => {
-      if (!stopped) informer.start().then(changed, restart)
+      if (stopped) return
+      informer.start().then(() => {
+        reconnecting = false
+        changed()
+      }, restart)
     }, 500).unref()
   }
   informer.on('error', (err: unknown) => {
     if (stopped) return
-    opts.onReconnect?.(err instanceof Error ? err.message : String(err))
+    if (!reconnecting) opts.onReconnect?.(err instanceof Error ? err.message : String(err))
+    reconnecting = true
     restart()
   })
   await informer.start()
