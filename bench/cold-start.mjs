@@ -3,12 +3,13 @@
 // Target (issue #2): status under 4x bare node. Results: bench/results/cold-start.json
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, cpSync } from 'node:fs'
-import { tmpdir, cpus } from 'node:os'
+import { tmpdir, cpus, loadavg } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const runs = Number(process.env.BENCH_RUNS ?? 15)
+const loadAtStart = loadavg()[0].toFixed(1)
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b)
@@ -64,7 +65,7 @@ try {
     { encoding: 'utf8' },
   )
   const result = {
-    machine: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
+    machine: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${loadAtStart} at start`,
     runs,
     nodeBare: node,
     autolytiqStatus: status,
