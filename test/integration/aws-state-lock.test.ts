@@ -36,7 +36,8 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     p?.cleanup()
   })
 
-  it('a second process is refused with exit 3 naming the first; after the first stops, it runs', async () => {
+  /** A project on the shared backend (bootstrapped) and a first run holding its lock while it waits. */
+  async function sharedBackendWithHolder(): Promise<{ child: ChildProcess; output: () => string }> {
     p = await awsProject({ endpoint })
     const config = parse(readFileSync(join(p.root, 'autolytiq.yaml'), 'utf8'))
     config.environments.sandbox.stateBackend = { type: 's3', bucket: p.stateBucket, lockTable: p.lockTable }
@@ -59,24 +60,33 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     let holderOutput = ''
     holder.stdout!.on('data', (d) => (holderOutput += d))
     holder.stderr!.on('data', (d) => (holderOutput += d))
+    return { child: holder, output: () => holderOutput }
+  }
+
+  const lockItem = async (ddb: DynamoDBClient): Promise<Record<string, { N?: string; S?: string }> | undefined> =>
+    (await ddb.send(new GetItemCommand({ TableName: p.lockTable, Key: { LockID: { S: 'autolytiq/sandbox/lock' } }, ConsistentRead: true }))).Item
+
+  it('a second process is refused with exit 3 naming the first; after the first stops, it runs', async () => {
+    const first = await sharedBackendWithHolder()
+    const holderOutput = first.output
+    const running = first.child
     const ddb = new DynamoDBClient(p.sdk)
     const item = await until('the lock item', async () => {
-      if (holder!.exitCode !== null) throw new Error(`the holder exited early (${holder!.exitCode}):\n${holderOutput}`)
-      const r = await ddb.send(new GetItemCommand({ TableName: p.lockTable, Key: { LockID: { S: 'autolytiq/sandbox/lock' } }, ConsistentRead: true }))
-      return r.Item
+      if (running.exitCode !== null) throw new Error(`the holder exited early (${running.exitCode}):\n${holderOutput()}`)
+      return lockItem(ddb)
     })
-    expect(Number(item.pid?.N)).toBe(holder.pid)
+    expect(Number(item.pid?.N)).toBe(running.pid)
 
     // Second engineer, same environment: refused, told who holds it.
     const second = await runCli(['deploy', '--env', 'sandbox', '--only', 'preflight.identity', '--yes'], p.cliEnv)
     expect(second.code, second.stdout + second.stderr).toBe(3)
-    expect(second.stderr).toMatch(new RegExp(`environment "sandbox" is locked by \\S+@\\S+ \\(pid ${holder.pid}, \`autolytiq deploy\``))
+    expect(second.stderr).toMatch(new RegExp(`environment "sandbox" is locked by \\S+@\\S+ \\(pid ${running.pid}, \`autolytiq deploy\``))
     expect(second.stderr).toContain('it is still alive')
 
     // `status` reads the shared state and lock, not a local file.
     const status = await runCli(['status', '--env', 'sandbox', '--json'], p.cliEnv)
     expect(status.code, status.stderr).toBe(0)
-    expect(JSON.parse(status.stdout)).toMatchObject({ stateFile: `s3://${p.stateBucket}/autolytiq/sandbox/state.json`, lock: { pid: holder.pid } })
+    expect(JSON.parse(status.stdout)).toMatchObject({ stateFile: `s3://${p.stateBucket}/autolytiq/sandbox/state.json`, lock: { pid: running.pid } })
 
     // A live holder cannot be unlocked by accident.
     const unlock = await runCli(['state', 'unlock', '--env', 'sandbox'], p.cliEnv)
@@ -84,8 +94,8 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     expect(unlock.stderr).toContain('is held by a live run')
 
     // The first run is interrupted: it saves state to S3, releases the lock, exits 130.
-    holder.kill('SIGINT')
-    expect(await exited(holder)).toBe(130)
+    running.kill('SIGINT')
+    expect(await exited(running)).toBe(130)
     const after = await ddb.send(new GetItemCommand({ TableName: p.lockTable, Key: { LockID: { S: 'autolytiq/sandbox/lock' } }, ConsistentRead: true }))
     expect(after.Item).toBeUndefined()
 
@@ -102,6 +112,33 @@ describe.skipIf(!aws)('S3 state backend with the DynamoDB lock', () => {
     expect(reset.code, reset.stdout + reset.stderr).toBe(0)
     const left = await new S3Client(p.sdk).send(new ListObjectsV2Command({ Bucket: p.stateBucket, Prefix: 'autolytiq/sandbox/' }))
     expect((left.Contents ?? []).map((o) => o.Key)).toEqual([expect.stringMatching(/^autolytiq\/sandbox\/state\.json\.reset-\d+\.bak$/)])
+  })
+
+  it('a holder killed with SIGKILL leaves its lock: the next run exits 3 calling it dead, only `state unlock` takes it over', async () => {
+    const first = await sharedBackendWithHolder()
+    const ddb = new DynamoDBClient(p.sdk)
+    await until('the lock item', async () => {
+      if (holder!.exitCode !== null) throw new Error(`the holder exited early (${holder!.exitCode}):\n${first.output()}`)
+      return lockItem(ddb)
+    })
+    holder!.kill('SIGKILL')
+    await exited(holder!)
+    expect(Number((await lockItem(ddb))?.pid?.N)).toBe(holder!.pid)
+
+    // a run never takes a lock over by itself: it names the dead holder and the command that frees it
+    const refused = await runCli(['deploy', '--env', 'sandbox', '--only', 'preflight.identity', '--yes'], p.cliEnv)
+    expect(refused.code, refused.stdout + refused.stderr).toBe(3)
+    expect(refused.stderr).toMatch(new RegExp(`locked by \\S+@\\S+ \\(pid ${holder!.pid}`))
+    expect(refused.stderr).toMatch(/looks dead \(process \d+ no longer runs/)
+    expect(refused.stderr).toContain('autolytiq state unlock --env sandbox')
+    expect(Number((await lockItem(ddb))?.pid?.N)).toBe(holder!.pid)
+
+    const unlock = await runCli(['state', 'unlock', '--env', 'sandbox'], p.cliEnv)
+    expect(unlock.code, unlock.stdout + unlock.stderr).toBe(0)
+    expect(await lockItem(ddb)).toBeUndefined()
+    const resumed = await runCli(['deploy', '--env', 'sandbox', '--only', 'preflight.identity', '--yes'], p.cliEnv)
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
+    ddb.destroy()
   })
 
   it('before the shared backend exists: a deploy exits 2 saying how to bootstrap it, status still works', async () => {
