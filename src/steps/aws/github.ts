@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { which } from '../../clients/exec.js'
-import { errorMessage, UserError } from '../../engine/errors.js'
+import { gh, ghUnavailable } from '../../clients/github.js'
+import { UserError } from '../../engine/errors.js'
 import { registerSecret } from '../../engine/redact.js'
 import type { Context, Step } from '../../engine/types.js'
 
@@ -36,21 +36,6 @@ type Params = z.infer<typeof params>
 
 /** AUTOLYTIQ_GITHUB_AWS_ACCESS_KEY_ID, ...: where non-interactive runs take the values from. */
 export const githubSecretVar = (name: string): string => `AUTOLYTIQ_GITHUB_${name}`
-
-async function gh(ctx: Context, args: string[], input?: string): Promise<string> {
-  return (await ctx.clients.exec('gh', args, { input, signal: ctx.signal, timeoutMs: 60_000 })).stdout
-}
-
-/** Why gh cannot be used here, or undefined when it can (GitHub cannot run locally: no gh → skip, not fail). */
-async function unavailable(ctx: Context): Promise<string | undefined> {
-  if (!(await which('gh'))) return 'the GitHub CLI (gh) is not installed; set the repository secrets and environments by hand (plan 4.2-4.3)'
-  try {
-    await gh(ctx, ['auth', 'status'])
-  } catch (err) {
-    return `gh is not logged in (\`gh auth login\`): ${errorMessage(err).split('\n').slice(-1)[0]}`
-  }
-  return undefined
-}
 
 async function repository(ctx: Context, p: Params): Promise<string> {
   if (p.repo) return p.repo
@@ -126,7 +111,7 @@ export const githubSetup: Step<Params> = {
     ]
   },
   async check(ctx, p) {
-    const why = await unavailable(ctx)
+    const why = await ghUnavailable(ctx, 'set the repository secrets and environments by hand (plan 4.2-4.3)')
     if (why) return { status: 'skip', detail: why }
     const m = await missing(ctx, p)
     if (m.secrets.length === 0 && m.environments.length === 0)

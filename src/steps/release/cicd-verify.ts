@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
-import { which } from '../../clients/exec.js'
-import { errorMessage, StepFailedError, UserError } from '../../engine/errors.js'
+import { gh, ghUnavailable } from '../../clients/github.js'
+import { StepFailedError, UserError } from '../../engine/errors.js'
 import type { CheckResult, Context, Step } from '../../engine/types.js'
 
 const params = z
@@ -41,21 +41,6 @@ interface GhJob {
 
 const RUN_FIELDS = 'databaseId,status,conclusion,url,headBranch,event,createdAt'
 const PASSED = ['success', 'skipped', 'neutral']
-
-async function gh(ctx: Context, args: string[]): Promise<string> {
-  return (await ctx.clients.exec('gh', args, { signal: ctx.signal, timeoutMs: 60_000 })).stdout
-}
-
-/** Why gh cannot be asked, or undefined when it can. GitHub is optional: no gh → skip with a warning, not fail. */
-async function unavailable(ctx: Context): Promise<string | undefined> {
-  if (!(await which('gh'))) return 'the GitHub CLI (gh) is not installed; check the CD run in the GitHub Actions tab'
-  try {
-    await gh(ctx, ['auth', 'status'])
-  } catch (err) {
-    return `gh is not logged in (\`gh auth login\`, or GH_TOKEN in CI): ${errorMessage(err).split('\n').slice(-1)[0]}`
-  }
-  return undefined
-}
 
 async function repository(ctx: Context, p: Params): Promise<string> {
   const known = p.repo ?? process.env.GITHUB_REPOSITORY ?? (ctx.state.outputs('github.setup')?.repo as string | undefined)
@@ -124,7 +109,7 @@ export const cicdVerify: Step<Params> = {
   async check(ctx, p): Promise<CheckResult> {
     // A rehearsal must not depend on (or query) GitHub: the sandbox never has a CD run of its own.
     if (ctx.env.sandbox) return { status: 'skip', detail: 'the sandbox has no CD workflow runs (this step checks staging and prod)' }
-    const why = await unavailable(ctx)
+    const why = await ghUnavailable(ctx, 'check the CD run in the GitHub Actions tab')
     if (why) return { status: 'skip', detail: why }
     const repo = await repository(ctx, p)
     const tag = ctx.env.release
