@@ -1,5 +1,6 @@
 import type * as k8s from '@kubernetes/client-node'
-import { UserError } from '../engine/errors.js'
+import { ExternalError, UserError } from '../engine/errors.js'
+import { apiStatus } from '../k8s/api.js'
 
 export interface KubeSettings {
   /** kubeconfig path; default the usual KUBECONFIG / ~/.kube/config */
@@ -47,48 +48,72 @@ export class KubeClients {
     return this.loaded
   }
 
-  async core(): Promise<k8s.CoreV1Api> {
+  /** A typed API client for one API group, built from the loaded kubeconfig. */
+  private async api<T extends k8s.ApiType>(pick: (lib: typeof k8s) => k8s.ApiConstructor<T>): Promise<T> {
     const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.CoreV1Api)
+    return this.translated(kc.makeApiClient(pick(lib)), kc)
   }
 
-  async apps(): Promise<k8s.AppsV1Api> {
-    const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.AppsV1Api)
-  }
-
-  async batch(): Promise<k8s.BatchV1Api> {
-    const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.BatchV1Api)
-  }
-
-  async autoscaling(): Promise<k8s.AutoscalingV2Api> {
-    const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.AutoscalingV2Api)
-  }
-
-  async policy(): Promise<k8s.PolicyV1Api> {
-    const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.PolicyV1Api)
-  }
-
-  async networking(): Promise<k8s.NetworkingV1Api> {
-    const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.NetworkingV1Api)
-  }
-
-  async custom(): Promise<k8s.CustomObjectsApi> {
-    const { lib, kc } = await this.load()
-    return kc.makeApiClient(lib.CustomObjectsApi)
-  }
+  core = (): Promise<k8s.CoreV1Api> => this.api((l) => l.CoreV1Api)
+  apps = (): Promise<k8s.AppsV1Api> => this.api((l) => l.AppsV1Api)
+  batch = (): Promise<k8s.BatchV1Api> => this.api((l) => l.BatchV1Api)
+  autoscaling = (): Promise<k8s.AutoscalingV2Api> => this.api((l) => l.AutoscalingV2Api)
+  policy = (): Promise<k8s.PolicyV1Api> => this.api((l) => l.PolicyV1Api)
+  networking = (): Promise<k8s.NetworkingV1Api> => this.api((l) => l.NetworkingV1Api)
+  custom = (): Promise<k8s.CustomObjectsApi> => this.api((l) => l.CustomObjectsApi)
 
   async objects(): Promise<k8s.KubernetesObjectApi> {
     const { lib, kc } = await this.load()
-    return lib.KubernetesObjectApi.makeApiClient(kc)
+    return this.translated(lib.KubernetesObjectApi.makeApiClient(kc), kc)
+  }
+
+  /**
+   * An API client whose calls turn a rejected credential or an unreachable API server into one
+   * clear message (translateKubeError). Without it a bad token reached the engineer as
+   * "unexpected error: HTTP-Code: 401 ... Headers: {...}" (the client's raw dump, called a bug)
+   * and a server that is down as a bare fetch error. Other API errors pass through unchanged:
+   * callers look at their status (404, 409, 422).
+   */
+  private translated<T extends object>(api: T, kc: k8s.KubeConfig): T {
+    const server = kc.getCurrentCluster()?.server ?? '(no server)'
+    const where = this.settings.kubeconfig ?? 'your kubeconfig'
+    return new Proxy(api, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver)
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          const r: unknown = value.apply(target, args)
+          if (r && typeof (r as Promise<unknown>).then === 'function')
+            return (r as Promise<unknown>).catch((err: unknown) => {
+              throw translateKubeError(err, server, where)
+            })
+          return r
+        }
+      },
+    })
   }
 
   async watch(): Promise<k8s.Watch> {
     const { lib, kc } = await this.load()
     return new lib.Watch(kc)
   }
+}
+
+const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN']
+/** The same codes errors.isTransient retries: a reset or a timeout may pass, a refusal will not. */
+const TRANSIENT = ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']
+
+/** Credential and network failures of a Kubernetes API call become one clear message with the next step; the rest pass through. */
+export function translateKubeError(err: unknown, server: string, kubeconfig: string): unknown {
+  const status = apiStatus(err)
+  if (status === 401)
+    return new UserError(
+      `the Kubernetes API server at ${server} rejected the credentials (401 Unauthorized); nothing was changed`,
+      `the user of the current context in ${kubeconfig} has an invalid or expired token or certificate: for EKS run \`aws sso login\`, then \`autolytiq deploy --only kube.config\``,
+    )
+  const e = err as { code?: unknown; cause?: { code?: unknown } }
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined
+  if (code && UNREACHABLE.includes(code))
+    return new ExternalError(`cannot reach the Kubernetes API server at ${server} (${code})`, undefined, undefined, TRANSIENT.includes(code))
+  return err
 }
