@@ -45,3 +45,13 @@ export function tempProject(opts: { environments?: Record<string, unknown>; runb
   for (const [name, rb] of Object.entries(opts.runbooks ?? {})) writeFileSync(join(root, 'runbooks', `${name}.yaml`), stringify(rb))
   return { root, home, env: { AUTOLYTIQ_ROOT: root, AUTOLYTIQ_HOME: home }, cleanup: () => rmSync(root, { recursive: true, force: true }) }
 }
+
+/**
+ * A state file holding what earlier steps recorded (their outputs), for tests that start a
+ * command in the middle of an environment's life, e.g. verify after k8s.ingress-address.
+ */
+export function seedOutputs(p: TempProject, envName: string, outputs: Record<string, Record<string, unknown>>): void {
+  mkdirSync(join(p.home, 'state'), { recursive: true })
+  const state = { schemaVersion: 1, environment: envName, updatedAt: new Date().toISOString(), runs: [], steps: {}, outputs, rollbackPoints: [], checklist: {} }
+  writeFileSync(join(p.home, 'state', `${envName}.json`), JSON.stringify(state))
+}

@@ -5,7 +5,7 @@
  * instance — a dedicated moto, a dedicated control plane, a dedicated DNS server — never the
  * shared components other test files use in parallel.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ECRClient, DescribeRepositoriesCommand, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr'
 import { ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53'
@@ -20,7 +20,7 @@ import { redirectHandler, startHttpServer, type TestWebServer } from '../harness
 import { watchUntil } from '../harness/kube-wait.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { runCli, REPO } from '../helpers/cli.js'
-import { tempProject, type TempProject } from '../helpers/project.js'
+import { seedOutputs, tempProject, type TempProject } from '../helpers/project.js'
 import { baseEnvironment } from '../fixtures/verify-context.js'
 import { startGateway, type TestGateway } from '../fixtures/gateway.js'
 import { awsProject, suffix, type AwsProject } from './aws-project.js'
@@ -266,20 +266,7 @@ describe.skipIf(!kubeShared)('the DNS server is down during verify', () => {
       },
     })
     // What k8s.ingress-address recorded: the load balancer the API name must lead to.
-    mkdirSync(join(project.home, 'state'), { recursive: true })
-    writeFileSync(
-      join(project.home, 'state', 'test.json'),
-      JSON.stringify({
-        schemaVersion: 1,
-        environment: 'test',
-        updatedAt: new Date().toISOString(),
-        runs: [],
-        steps: {},
-        outputs: { 'k8s.ingress-address': { hostname: ALB } },
-        rollbackPoints: [],
-        checklist: {},
-      }),
-    )
+    seedOutputs(project, 'test', { 'k8s.ingress-address': { hostname: ALB } })
   })
   afterAll(async () => {
     if (core) await core.deleteNamespace({ name: ns }).catch(() => {})

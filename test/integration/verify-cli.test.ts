@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Deployment } from '@kubernetes/client-node'
@@ -20,7 +20,7 @@ import { startPrometheus, waitForPrometheusTarget, type TestPrometheus } from '.
 import { watchUntil } from '../harness/kube-wait.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { runCli } from '../helpers/cli.js'
-import { tempProject, type TempProject } from '../helpers/project.js'
+import { seedOutputs, tempProject, type TempProject } from '../helpers/project.js'
 import { baseEnvironment } from '../fixtures/verify-context.js'
 import { startGateway, type TestGateway } from '../fixtures/gateway.js'
 
@@ -150,20 +150,7 @@ beforeAll(async () => {
   catalog.smoke = []
   writeFileSync(join(project.root, 'services', 'catalog.yaml'), stringify(catalog))
   // What earlier phases recorded: the RDS cluster id (terraform outputs) and the ALB hostname.
-  mkdirSync(join(project.home, 'state'), { recursive: true })
-  writeFileSync(
-    join(project.home, 'state', 'test.json'),
-    JSON.stringify({
-      schemaVersion: 1,
-      environment: 'test',
-      updatedAt: new Date().toISOString(),
-      runs: [],
-      steps: {},
-      outputs: { 'terraform.outputs': { rds_cluster_id: cluster }, 'k8s.ingress-address': { hostname: ALB } },
-      rollbackPoints: [],
-      checklist: {},
-    }),
-  )
+  seedOutputs(project, 'test', { 'terraform.outputs': { rds_cluster_id: cluster }, 'k8s.ingress-address': { hostname: ALB } })
   await Promise.all([waitForPrometheusTarget(prometheus.url, 'prometheus'), waitForPrometheusTarget(prometheus.url, 'alertmanager')])
 }, 240_000)
 
