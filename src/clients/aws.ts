@@ -116,6 +116,9 @@ export class AwsClients {
 }
 
 const EXPIRED = [
+  // S3's code for an access key AWS does not know (the other services say InvalidClientTokenId);
+  // without it a wrong key reached the engineer as "unexpected error" from rollback infra and the state backend.
+  'InvalidAccessKeyId',
   'ExpiredToken',
   'ExpiredTokenException',
   'RequestExpired',
@@ -140,6 +143,20 @@ export function translateAwsError(err: unknown, call: string, endpoint?: string,
       `the AWS endpoint${endpoint ? ` ${endpoint}` : ''} did not answer ${call} (no response within ${awsTimeoutMs() / 1000} s, ${MAX_ATTEMPTS} attempts)`,
       call,
     )
+  // The SDK could not parse the answer (HTML or XML where JSON was expected: a proxy, a wrong
+  // endpoint, or an error page in front of the API). It used to surface as "unexpected error:
+  // Unexpected token '<' ... this is a bug"; say what happened and, for 401/403, that the
+  // request was refused (most often credentials) before anything was done.
+  if (/Deserialization error/.test(e.message)) {
+    const status = e.$metadata?.httpStatusCode
+    const where = `the AWS endpoint${endpoint ? ` ${endpoint}` : ''}`
+    if (status === 401 || status === 403)
+      return new UserError(
+        `${where} refused ${call} (HTTP ${status}) with an answer that is not an AWS error document; nothing was done`,
+        `check the credentials (run \`${login}\`) and that the endpoint is AWS`,
+      )
+    return new ExternalError(`${where} answered ${call} with something that is not an AWS response (HTTP ${status ?? '?'})`, call)
+  }
   const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code
   if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET'].includes(code))
     return new ExternalError(`cannot reach the AWS endpoint${endpoint ? ` ${endpoint}` : ''} for ${call} (${code})`, call, undefined, code === 'ECONNRESET')

@@ -1,6 +1,6 @@
 import type { KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { KubeClients } from '../clients/kube.js'
-import { ExternalError, UserError } from '../engine/errors.js'
+import { AutolytiqError, ExternalError, UserError } from '../engine/errors.js'
 import { apiMessage, apiStatus } from './api.js'
 import { deepEqual, diffObjects, ownedFields } from './diff.js'
 import { applyRank, objectRef, sortForApply, type KubeObject } from './objects.js'
@@ -48,6 +48,9 @@ async function readLive(api: KubernetesObjectApi, o: KubeObject): Promise<Kubern
     return await api.read(header(o))
   } catch (err) {
     if (apiStatus(err) === 404 || kindNotServed(err)) return undefined
+    // Already one clear message with its exit code and next step (rejected credentials: exit 2;
+    // server unreachable: clients/kube.ts). Wrapping it made a bad token exit 1 with no next step.
+    if (err instanceof AutolytiqError) throw err
     throw new ExternalError(`cannot read ${objectRef(o)}: ${apiMessage(err)}`)
   }
 }
