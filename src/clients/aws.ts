@@ -137,11 +137,18 @@ export function translateAwsError(err: unknown, call: string, endpoint?: string,
     return new UserError(`AWS rejected the credentials during ${call}: ${e.name} (expired or invalid)`, `run \`${login}\`, then re-run the same command`)
   if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message))
     return new UserError(`no AWS credentials found for ${call}`, `run \`${login}\` or set AWS_PROFILE`)
+  // An endpoint set in autolytiq.yaml is the sandbox's moto; otherwise it is AWS itself.
+  const reachNext = endpoint
+    ? `check that the local AWS endpoint is running (\`autolytiq sandbox status\`), then re-run the same command`
+    : 'check the network path to AWS (VPN, proxy, `aws sts get-caller-identity`), then re-run the same command'
   // The SDK has already retried the call (every attempt timed out): say which endpoint is silent.
   if (e.name === 'TimeoutError')
     return new ExternalError(
       `the AWS endpoint${endpoint ? ` ${endpoint}` : ''} did not answer ${call} (no response within ${awsTimeoutMs() / 1000} s, ${MAX_ATTEMPTS} attempts)`,
       call,
+      undefined,
+      false,
+      reachNext,
     )
   // The SDK could not parse the answer (HTML or XML where JSON was expected: a proxy, a wrong
   // endpoint, or an error page in front of the API). It used to surface as "unexpected error:
@@ -159,6 +166,12 @@ export function translateAwsError(err: unknown, call: string, endpoint?: string,
   }
   const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code
   if (code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNRESET'].includes(code))
-    return new ExternalError(`cannot reach the AWS endpoint${endpoint ? ` ${endpoint}` : ''} for ${call} (${code})`, call, undefined, code === 'ECONNRESET')
+    return new ExternalError(
+      `cannot reach the AWS endpoint${endpoint ? ` ${endpoint}` : ''} for ${call} (${code})`,
+      call,
+      undefined,
+      code === 'ECONNRESET',
+      reachNext,
+    )
   return err
 }

@@ -114,6 +114,12 @@ export function translateKubeError(err: unknown, server: string, kubeconfig: str
   const e = err as { code?: unknown; cause?: { code?: unknown } }
   const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined
   if (code && UNREACHABLE.includes(code))
-    return new ExternalError(`cannot reach the Kubernetes API server at ${server} (${code})`, undefined, undefined, TRANSIENT.includes(code))
+    return new ExternalError(
+      `cannot reach the Kubernetes API server at ${server} (${code})`,
+      undefined,
+      undefined,
+      TRANSIENT.includes(code),
+      'check the network path to the cluster (VPN; `kubectl cluster-info`), then re-run the same command',
+    )
   return err
 }

@@ -64,8 +64,9 @@ export class ExternalError extends AutolytiqError {
     readonly command?: string,
     readonly output?: string,
     readonly transient = false,
+    next?: string,
   ) {
-    super(message, EXIT.failed)
+    super(message, EXIT.failed, next)
   }
 }
 

@@ -247,6 +247,7 @@ const CASES: Case[] = [
     runtime: (fx) => ({ awsEndpoint: fx.closedAwsEndpoint }),
     code: 1,
     message: /cannot reach the AWS endpoint http:\/\/127\.0\.0\.1:\d+ for ecr\.DescribeImages \(ECONNREFUSED\)/,
+    next: /check that the local AWS endpoint is running \(`autolytiq sandbox status`\)/,
   },
   {
     name: 'aws: endpoint on a closed port (rollback database)',
@@ -254,6 +255,7 @@ const CASES: Case[] = [
     runtime: (fx) => ({ awsEndpoint: fx.closedAwsEndpoint }),
     code: 1,
     message: /cannot reach the AWS endpoint http:\/\/127\.0\.0\.1:\d+ for secretsmanager\.GetSecretValue \(ECONNREFUSED\)/,
+    next: /check that the local AWS endpoint is running \(`autolytiq sandbox status`\)/,
   },
   {
     name: 'aws: endpoint on a closed port (rollback infra)',
@@ -261,6 +263,7 @@ const CASES: Case[] = [
     runtime: (fx) => ({ awsEndpoint: fx.closedAwsEndpoint }),
     code: 1,
     message: /cannot reach the AWS endpoint http:\/\/127\.0\.0\.1:\d+ for s3\.ListObjectVersions \(ECONNREFUSED\)/,
+    next: /check that the local AWS endpoint is running \(`autolytiq sandbox status`\)/,
   },
   {
     name: 'kube: API server on a closed port (rollback)',
@@ -268,6 +271,7 @@ const CASES: Case[] = [
     runtime: (fx) => ({ kubeconfig: fx.closedKubeconfig }),
     code: 1,
     message: /cannot reach the Kubernetes API server at https:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+    next: /kubectl cluster-info/,
   },
   {
     name: 'kube: kubeconfig file missing',
