@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
@@ -54,4 +54,19 @@ export function seedOutputs(p: TempProject, envName: string, outputs: Record<str
   mkdirSync(join(p.home, 'state'), { recursive: true })
   const state = { schemaVersion: 1, environment: envName, updatedAt: new Date().toISOString(), runs: [], steps: {}, outputs, rollbackPoints: [], checklist: {} }
   writeFileSync(join(p.home, 'state', `${envName}.json`), JSON.stringify(state))
+}
+
+/** File names (relative) and contents under a folder, e.g. AUTOLYTIQ_HOME: "nothing changed" is equality of two of these. */
+export function filesSnapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!existsSync(dir)) return out
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else out[p.slice(dir.length)] = readFileSync(p, 'utf8')
+    }
+  }
+  walk(dir)
+  return out
 }

@@ -10,7 +10,7 @@
  * (objects with resourceVersion, generation and images) taken before and after each case.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr'
@@ -20,6 +20,7 @@ import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanc
 import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { REPO, runCli } from '../helpers/cli.js'
+import { filesSnapshot } from '../helpers/project.js'
 import { freePort } from '../harness/ports.js'
 import { startMoto, type Moto } from '../harness/moto.js'
 import { writeKubeconfig } from '../harness/kube.js'
@@ -464,7 +465,7 @@ describe.skipIf(!kube || !aws)('bad input corpus, remote half: AWS and Kubernete
       kube: await kubeSnapshot(seedProject.kc, ns),
     })
     const attempt = async () => {
-      const local = localSnapshot(p.home)
+      const local = filesSnapshot(p.home)
       const before = await remote()
       if (c.authMoto) await motoAuth(fx.authMoto.endpoint, '0')
       const t0 = Date.now()
@@ -504,7 +505,7 @@ describe.skipIf(!kube || !aws)('bad input corpus, remote half: AWS and Kubernete
     expect(text).not.toMatch(/\n\s+at .+[:(]\d+:\d+\)?/)
     expect(text).not.toMatch(/unexpected error|HTTP-Code|Headers: \{|\$metadata|\$fault|Deserialization error|Body: /)
     // Nothing changed: locally (but a failed deploy step's record), in AWS and in Kubernetes.
-    const localAfter = localSnapshot(p.home)
+    const localAfter = filesSnapshot(p.home)
     if (c.recordsFailure) {
       const stateFile = `/state/${ENV}.json`
       const { [stateFile]: st, [`/state/${ENV}.audit.jsonl`]: _audit, ...rest } = localAfter
@@ -515,18 +516,3 @@ describe.skipIf(!kube || !aws)('bad input corpus, remote half: AWS and Kubernete
     expect(after.kube).toEqual(before.kube)
   })
 })
-
-/** File names and contents under AUTOLYTIQ_HOME (state, locks, audit, work files, sandbox runtime). */
-function localSnapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (!existsSync(dir)) return out
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else out[p.slice(dir.length)] = readFileSync(p, 'utf8')
-    }
-  }
-  walk(dir)
-  return out
-}

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ECRClient, DescribeRepositoriesCommand, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr'
 import { ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53'
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Deployment } from '@kubernetes/client-node'
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startMoto, type Moto } from '../harness/moto.js'
 import { startKube, type TestKube } from '../harness/kube.js'
@@ -17,7 +17,7 @@ import { startNodeSimulator, type NodeSimulator } from '../harness/node-simulato
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
 import { createTestPki } from '../harness/tls-certs.js'
 import { redirectHandler, startHttpServer, type TestWebServer } from '../harness/https.js'
-import { watchUntil } from '../harness/kube-wait.js'
+import { deployVerifiableService } from '../helpers/workloads.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { runCli, REPO } from '../helpers/cli.js'
 import { seedOutputs, tempProject, type TempProject } from '../helpers/project.js'
@@ -229,30 +229,7 @@ describe.skipIf(!kubeShared)('the DNS server is down during verify', () => {
     kc.loadFromFile(kubeShared!.kubeconfigPath)
     core = kc.makeApiClient(CoreV1Api)
     await core.createNamespace({ body: { metadata: { name: ns } } })
-    const name = 'api-gateway'
-    const labels = { 'app.kubernetes.io/name': name }
-    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { containers: [{ name, image: `autolytiq/${name}:v1.0.0` }] } },
-        },
-      },
-    })
-    await kc.makeApiClient(AutoscalingV2Api).createNamespacedHorizontalPodAutoscaler({
-      namespace: ns,
-      body: { metadata: { name }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, minReplicas: 2, maxReplicas: 8 } },
-    })
-    await kc.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({
-      namespace: ns,
-      body: { metadata: { name }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
-    })
-    await watchUntil<V1Deployment>(kc, `/apis/apps/v1/namespaces/${ns}/deployments`, (d) => d.metadata?.name === name && d.status?.availableReplicas === 2, {
-      timeoutMs: 60_000,
-    })
+    await deployVerifiableService(kc, ns, 'api-gateway')
     project = tempProject({
       environments: {
         test: baseEnvironment({

@@ -10,14 +10,14 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, PolicyV1Api, type V1Deployment } from '@kubernetes/client-node'
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { CreateDBClusterCommand, RDSClient } from '@aws-sdk/client-rds'
 import { awsConfigFor } from '../harness/moto.js'
 import { createTestPki, type TestPki } from '../harness/tls-certs.js'
 import { redirectHandler, startHttpServer, type TestWebServer } from '../harness/https.js'
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
 import { startPrometheus, waitForPrometheusTarget, type TestPrometheus } from '../harness/prometheus.js'
-import { watchUntil } from '../harness/kube-wait.js'
+import { deployVerifiableService } from '../helpers/workloads.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { runCli } from '../helpers/cli.js'
 import { seedOutputs, tempProject, type TempProject } from '../helpers/project.js'
@@ -59,43 +59,12 @@ async function cli(args: string[]) {
 
 /** The three services as the kustomize base would deploy them, with an HPA and a PDB each. */
 async function deploy(kc: KubeConfig): Promise<void> {
-  const apps = kc.makeApiClient(AppsV1Api)
-  const hpa = kc.makeApiClient(AutoscalingV2Api)
-  const policy = kc.makeApiClient(PolicyV1Api)
   await core.createNamespace({ body: { metadata: { name: ns } } })
   await core.createNamespacedSecret({
     namespace: ns,
     body: { metadata: { name: 'autolytiq-secrets' }, stringData: { DATABASE_URL: postgres!.url, REDIS_URL: redis!.url } },
   })
-  for (const name of SERVICES) {
-    const labels = { 'app.kubernetes.io/name': name }
-    await apps.createNamespacedDeployment({
-      namespace: ns,
-      body: {
-        metadata: { name },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { containers: [{ name, image: `autolytiq/${name}:v1.0.0` }] } },
-        },
-      },
-    })
-    await hpa.createNamespacedHorizontalPodAutoscaler({
-      namespace: ns,
-      body: { metadata: { name }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, minReplicas: 2, maxReplicas: 8 } },
-    })
-    await policy.createNamespacedPodDisruptionBudget({
-      namespace: ns,
-      body: { metadata: { name }, spec: { maxUnavailable: 1, selector: { matchLabels: labels } } },
-    })
-  }
-  await Promise.all(
-    SERVICES.map((name) =>
-      watchUntil<V1Deployment>(kc, `/apis/apps/v1/namespaces/${ns}/deployments`, (d) => d.metadata?.name === name && d.status?.availableReplicas === 2, {
-        timeoutMs: 60_000,
-      }),
-    ),
-  )
+  await Promise.all(SERVICES.map((name) => deployVerifiableService(kc, ns, name)))
 }
 
 beforeAll(async () => {

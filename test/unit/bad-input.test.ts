@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
 import { runCli } from '../helpers/cli.js'
-import { localEnvironment, tempProject, type TempProject } from '../helpers/project.js'
+import { filesSnapshot, localEnvironment, tempProject, type TempProject } from '../helpers/project.js'
 
 /**
  * The bad-input corpus: each case breaks one input and asserts one clear message, the documented
@@ -323,7 +323,7 @@ describe('bad input corpus', () => {
   // Each case is its own project and process: run them concurrently (vitest maxConcurrency).
   it.concurrent.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const p = projects.get(c.name)!
-    const before = snapshot(p.home)
+    const before = filesSnapshot(p.home)
     const env = { ...p.env, ...c.env }
     // PATH=/nonexistent would hide node itself from nothing (we run it by absolute path), but keep HOME.
     const r = await runCli(c.args, env)
@@ -332,7 +332,7 @@ describe('bad input corpus', () => {
     expect(text).toMatch(c.message)
     expect(text).not.toMatch(/\n\s+at .+[:(]\d+:\d+\)?/) // no stack trace
     expect(text).not.toMatch(/unexpected error/)
-    const after = snapshot(p.home)
+    const after = filesSnapshot(p.home)
     if (c.recordsFailure) {
       const { ['/state/local.json']: st, ['/state/local.audit.jsonl']: _a, ...rest } = after
       expect(rest).toEqual(before) // no work file, no lock left behind
@@ -340,18 +340,3 @@ describe('bad input corpus', () => {
     } else expect(after).toEqual(before) // nothing changed
   })
 })
-
-/** File names and contents under AUTOLYTIQ_HOME (state, locks, audit, work files). */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (!existsSync(dir)) return out
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else out[p.slice(dir.length)] = readFileSync(p, 'utf8')
-    }
-  }
-  walk(dir)
-  return out
-}
