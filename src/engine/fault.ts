@@ -6,19 +6,23 @@ import type { Context } from './types.js'
 /**
  * Fault injection for the kill matrix (test/e2e/kill-matrix.test.ts): with
  * AUTOLYTIQ_FAULT_KILL=<step id>[,<step id>...] the CLI SIGKILLs itself in the middle of the first
- * listed step that does work: right after that step's first outside change lands (an AWS mutating
- * call, a Kubernetes or other non-GET HTTP request, an external command), or, for a step whose
- * run() changes nothing outside, after run() returns and before the step is recorded done. Both
- * leave the step `running` in the state file with its work partly or wholly done: what a re-run
- * must finish without doing anything twice.
+ * listed step it reaches:
+ * - a step with work to do dies right after its first outside change lands (an AWS mutating call,
+ *   a Kubernetes or other non-GET HTTP request, an external command that changes something), or,
+ *   when its run() changes nothing outside, after run() returns;
+ * - a step check() finds done or skipped dies right after check() answers.
+ * Either way before the step is recorded: the state file says `running`, with the step's work
+ * partly or wholly done, which a re-run must finish without doing anything twice.
  *
  * Honoured only for environments with a local AWS endpoint (the sandbox, tests), so a stray
  * variable in an engineer's shell can never crash a run against a real account.
  */
 export interface KillFault {
-  /** The clients the step's run() gets: exec is wrapped so an external command counts as a change. */
-  clients: Context['clients']
-  /** run() returned without any outside change: kill now, before the step is recorded done. */
+  /** check() settled the step (done or skip): kill before that is recorded. */
+  afterCheck(outcome: string): void
+  /** Arms the outside-change triggers for run(); returns the clients run() gets (exec wrapped). */
+  beforeRun(): Context['clients']
+  /** run() returned without any outside change: kill before the step is recorded done. */
   afterRun(): void
   disarm(): void
 }
@@ -39,7 +43,7 @@ export function armKillFault(ctx: Context, stepId: string): KillFault | undefine
   if (!ctx.env.awsEndpoint || !(process.env[FAULT_ENV] ?? '').split(',').includes(stepId)) return undefined
   const awsHost = new URL(ctx.env.awsEndpoint).host
   const aws = ctx.clients.aws
-  const awsCallsBefore = aws.calls.length
+  let awsCallsBefore = aws.calls.length
   const kill = (where: string): never => {
     // stderr is a pipe or file for the tests: written synchronously before the process dies
     process.stderr.write(`\n[fault injection] SIGKILL in ${stepId} ${where}\n`)
@@ -54,7 +58,6 @@ export function armKillFault(ctx: Context, stepId: string): KillFault | undefine
       if (mutating) kill(`after AWS ${mutating.service}.${mutating.operation}`)
     } else if (!READS.has(req.method)) kill(`after HTTP ${req.method} ${req.host}${req.path.split('?')[0]}`)
   }
-  subscribe('http.client.response.finish', onResponse)
   const exec: Exec = async (file, args, opts) => {
     const tool = file.split('/').pop() ?? file
     const sub = args.find((a) => !a.startsWith('-')) ?? ''
@@ -64,9 +67,21 @@ export function armKillFault(ctx: Context, stepId: string): KillFault | undefine
       if (!READ_ONLY_COMMANDS[tool]?.has(sub)) kill(`after \`${tool} ${sub}\``)
     }
   }
+  // Only run() is watched: check() is read-only, though some checks send non-GET requests
+  // (a server-side dry-run apply is a PATCH) that must not count as changes.
+  let watching = false
   return {
-    clients: { ...ctx.clients, exec },
+    afterCheck: (outcome) => kill(`after check() found it ${outcome}, before that was recorded`),
+    beforeRun: () => {
+      awsCallsBefore = aws.calls.length
+      subscribe('http.client.response.finish', onResponse)
+      watching = true
+      return { ...ctx.clients, exec }
+    },
     afterRun: () => kill('after run(), before it was recorded done'),
-    disarm: () => void unsubscribe('http.client.response.finish', onResponse),
+    disarm: () => {
+      if (watching) unsubscribe('http.client.response.finish', onResponse)
+      watching = false
+    },
   }
 }

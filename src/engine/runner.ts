@@ -254,7 +254,9 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
   try {
     // A step left running by a crash is re-probed before anything runs again.
     if (wasInterrupted) output('re-checking after an interrupted or failed attempt')
+    fault = armKillFault(ctx, s.id)
     const probe = await withDeadline(impl.check(stepCtx, s.params), signal, `${s.id} check`)
+    if (probe.status === 'done' || probe.status === 'skip') fault?.afterCheck(probe.status)
     if (probe.status === 'done') {
       if (probe.outputs) ctx.state.setOutputs(s.id, probe.outputs)
       await finish('done', false, probe.detail)
@@ -288,8 +290,7 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
         result: 'started',
       })
 
-    fault = armKillFault(ctx, s.id)
-    const runCtx = fault ? { ...stepCtx, clients: fault.clients } : stepCtx
+    const runCtx = fault ? { ...stepCtx, clients: fault.beforeRun() } : stepCtx
     const out = await pRetry(() => withDeadline(impl.run(runCtx, s.params), signal, s.id), {
       retries: impl.retries ?? 2,
       minTimeout: 500,
