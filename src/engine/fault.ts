@@ -56,7 +56,7 @@ export function armKillFault(ctx: Context, stepId: string): KillFault | undefine
       // every AWS call is a POST; what it changes is in the operation name the client recorded
       const mutating = aws.calls.slice(awsCallsBefore).find((c) => c.mutating)
       if (mutating) kill(`after AWS ${mutating.service}.${mutating.operation}`)
-    } else if (!READS.has(req.method)) kill(`after HTTP ${req.method} ${req.host}${req.path.split('?')[0]}`)
+    } else if (!READS.has(req.method) && !/[?&]dryRun=/.test(req.path)) kill(`after HTTP ${req.method} ${req.host}${req.path.split('?')[0]}`)
   }
   const exec: Exec = async (file, args, opts) => {
     const tool = file.split('/').pop() ?? file
@@ -68,7 +68,7 @@ export function armKillFault(ctx: Context, stepId: string): KillFault | undefine
     }
   }
   // Only run() is watched: check() is read-only, though some checks send non-GET requests
-  // (a server-side dry-run apply is a PATCH) that must not count as changes.
+  // (a server-side dry-run apply is a PATCH; it does not count as a change in run() either).
   let watching = false
   return {
     afterCheck: (outcome) => kill(`after check() found it ${outcome}, before that was recorded`),
