@@ -21,3 +21,8 @@ export async function ghUnavailable(ctx: Context, otherwise: string): Promise<st
   }
   return undefined
 }
+
+/** owner/name of the GitHub repository of the current checkout, or undefined when gh cannot tell. */
+export async function ghCurrentRepo(ctx: Context): Promise<string | undefined> {
+  return (await gh(ctx, ['repo', 'view', '--json', 'nameWithOwner', '--jq', '.nameWithOwner'])).trim() || undefined
+}

@@ -1,12 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks'
-import { CreateDBClusterCommand, RDSClient } from '@aws-sdk/client-rds'
-import { CreateReplicationGroupCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache'
+import { randomBytes } from 'node:crypto'
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks'
 import { parse, stringify } from 'yaml'
 import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest'
 import { runCli } from '../helpers/cli.js'
+import { seedAws } from '../../src/sandbox/seed.js'
 import { awsProject, describeCalls, outcome, runInProcess, type AwsProject, type SdkConfig } from './aws-project.js'
 
 // Plan 2.5 and 2.7 against moto (and the real control plane for the sandbox kubeconfig).
@@ -14,26 +14,18 @@ const aws = inject('aws')
 const kube = inject('kube')
 const endpoint = aws?.endpoint ?? ''
 
-/** What terraform creates in a real account, seeded through the AWS APIs (as `sandbox up` does). */
+/** What terraform creates in a real account, seeded through the AWS APIs by the code `sandbox up` uses. */
 async function seedInfrastructure(sdk: SdkConfig, name: string): Promise<void> {
-  await new EKSClient(sdk).send(new CreateClusterCommand({ name, roleArn: 'arn:aws:iam::123456789012:role/eks', resourcesVpcConfig: { subnetIds: [] } }))
-  await new RDSClient(sdk).send(
-    new CreateDBClusterCommand({
-      DBClusterIdentifier: name,
-      Engine: 'aurora-postgresql',
-      EngineVersion: '15.10',
-      MasterUsername: 'autolytiq_admin',
-      MasterUserPassword: 'NotUsed-0123456',
-    }),
-  )
-  await new ElastiCacheClient(sdk).send(
-    new CreateReplicationGroupCommand({
-      ReplicationGroupId: name,
-      ReplicationGroupDescription: name,
-      Engine: 'redis',
-      NumCacheClusters: 3,
-      CacheNodeType: 'cache.t3.micro',
-    }),
+  await seedAws(
+    {
+      aws: sdk,
+      envName: name.replace(/^autolytiq-/, ''),
+      clusterName: name,
+      postgres: { host: 'db.invalid', port: 5432, user: 'autolytiq_admin', password: randomBytes(12).toString('hex'), database: 'autolytiq' },
+      redis: { host: 'redis.invalid', port: 6379, password: randomBytes(16).toString('hex') },
+      jwtSecret: randomBytes(32).toString('hex'),
+    },
+    () => {},
   )
 }
 

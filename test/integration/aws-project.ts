@@ -6,6 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds'
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts'
 import { REPO } from '../helpers/cli.js'
 import { localEnvironment, tempProject, type TempProject } from '../helpers/project.js'
@@ -137,3 +139,45 @@ export async function runInProcess(p: AwsProject, only: string[], opts: { dryRun
 export const outcome = (r: RunReport, id: string): string | undefined => r.steps.find((s) => s.id === id)?.outcome
 
 export const describeCalls = (calls: AwsCall[]): string[] => calls.map((c) => `${c.service}.${c.operation}`)
+
+/**
+ * The database as Terraform and AWS Backup leave it: an Aurora PostgreSQL 15 Serverless v2
+ * cluster with its writer, one snapshot, and the database secret pointing at the cluster.
+ */
+export async function seedAurora(
+  sdk: Omit<SdkConfig, 'forcePathStyle'>,
+  o: { cluster: string; snapshot: string; secretId: string; password: string },
+): Promise<{ endpoint: string }> {
+  const rds = new RDSClient(sdk)
+  const sm = new SecretsManagerClient(sdk)
+  try {
+    const created = await rds.send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: o.cluster,
+        Engine: 'aurora-postgresql',
+        EngineVersion: '15.4',
+        MasterUsername: 'autolytiq',
+        MasterUserPassword: o.password,
+        DatabaseName: 'autolytiq',
+        ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
+      }),
+    )
+    const endpoint = created.DBCluster!.Endpoint!
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: `${o.cluster}-1`,
+        DBClusterIdentifier: o.cluster,
+        Engine: 'aurora-postgresql',
+        DBInstanceClass: 'db.serverless',
+      }),
+    )
+    await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: o.cluster, DBClusterSnapshotIdentifier: o.snapshot }))
+    const url = `postgresql://autolytiq:${o.password}@${endpoint}:5432/autolytiq`
+    const secret = { host: endpoint, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: o.password, url }
+    await sm.send(new CreateSecretCommand({ Name: o.secretId, SecretString: JSON.stringify(secret) }))
+    return { endpoint }
+  } finally {
+    rds.destroy()
+    sm.destroy()
+  }
+}

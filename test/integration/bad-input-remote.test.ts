@@ -14,9 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr'
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53'
-import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds'
 import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { REPO, runCli } from '../helpers/cli.js'
@@ -24,7 +22,7 @@ import { filesSnapshot } from '../helpers/project.js'
 import { freePort } from '../harness/ports.js'
 import { startMoto, type Moto } from '../harness/moto.js'
 import { writeKubeconfig } from '../harness/kube.js'
-import { freshAccount, sdkConfig, type MotoAccount, type SdkConfig } from './aws-project.js'
+import { freshAccount, sdkConfig, seedAurora, type MotoAccount, type SdkConfig } from './aws-project.js'
 import { awsSnapshot, kubeSnapshot, type Snapshot } from './remote-snapshot.js'
 import { deployImage, deploymentManifest, image, rollbackProject, rolledOut, type RollbackProject } from './rollback-project.js'
 
@@ -40,6 +38,12 @@ const LOCK_TABLE = `autolytiq-badrem-tflock-${hex}`
 const STATE_KEY = 'infrastructure/terraform.tfstate'
 /** Deployed in the namespace; inventory-service (in the catalog) deliberately is not. */
 const DEPLOYED = ['api-gateway', 'auth-service', 'deal-service']
+
+/** An access key moto has never issued, made at run time (no key-shaped literal in the repo). */
+const unknownAwsKey = (): Record<string, string> => ({
+  AWS_ACCESS_KEY_ID: ['AKIA', randomBytes(8).toString('hex').toUpperCase()].join(''),
+  AWS_SECRET_ACCESS_KEY: randomBytes(20).toString('base64'),
+})
 
 /** What the cases point at, built once in beforeAll. */
 interface Fixtures {
@@ -206,7 +210,7 @@ const CASES: Case[] = [
     name: 'aws: access key moto rejects (rollback --image-tag, ECR)',
     args: rb('--image-tag', 'v0.9.0', '--service', 'auth-service', '--yes'),
     runtime: (fx) => ({ awsEndpoint: fx.authMoto.endpoint }),
-    env: () => ({ AWS_ACCESS_KEY_ID: 'AKIABADREMOTE0000000', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret' }),
+    env: unknownAwsKey,
     authMoto: true,
     code: 2,
     // moto answers a JSON-protocol service's auth failure with an XML document the SDK cannot parse.
@@ -218,7 +222,7 @@ const CASES: Case[] = [
     name: 'aws: access key moto rejects (rollback infra, S3)',
     args: rbinfra('--state-version', 'whatever', '--yes'),
     runtime: (fx) => ({ awsEndpoint: fx.authMoto.endpoint }),
-    env: () => ({ AWS_ACCESS_KEY_ID: 'AKIABADREMOTE0000000', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret' }),
+    env: unknownAwsKey,
     authMoto: true,
     code: 2,
     message: /AWS rejected the credentials during s3\.ListObjectVersions: InvalidAccessKeyId \(expired or invalid\)/,
@@ -298,8 +302,6 @@ const projects = new Map<string, RollbackProject>()
 
 async function seedAws(sdk: SdkConfig): Promise<void> {
   const ecr = new ECRClient(sdk)
-  const sm = new SecretsManagerClient(sdk)
-  const rds = new RDSClient(sdk)
   const s3 = new S3Client(sdk)
   const ddb = new DynamoDBClient(sdk)
   const r53 = new Route53Client(sdk)
@@ -321,32 +323,7 @@ async function seedAws(sdk: SdkConfig): Promise<void> {
           }),
         )
     }
-    const cluster = await rds.send(
-      new CreateDBClusterCommand({
-        DBClusterIdentifier: CLUSTER,
-        Engine: 'aurora-postgresql',
-        EngineVersion: '15.4',
-        MasterUsername: 'autolytiq',
-        MasterUserPassword: 'Bad-Remote-0123456',
-        DatabaseName: 'autolytiq',
-      }),
-    )
-    await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: `${CLUSTER}-1`,
-        DBClusterIdentifier: CLUSTER,
-        Engine: 'aurora-postgresql',
-        DBInstanceClass: 'db.serverless',
-      }),
-    )
-    await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: CLUSTER, DBClusterSnapshotIdentifier: SNAPSHOT }))
-    const host = cluster.DBCluster!.Endpoint!
-    await sm.send(
-      new CreateSecretCommand({
-        Name: `autolytiq/${ENV}/database`,
-        SecretString: JSON.stringify({ host, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: 'Bad-Remote-0123456' }),
-      }),
-    )
+    await seedAurora(sdk, { cluster: CLUSTER, snapshot: SNAPSHOT, secretId: `autolytiq/${ENV}/database`, password: randomBytes(12).toString('base64url') })
     await s3.send(new CreateBucketCommand({ Bucket: STATE_BUCKET }))
     await s3.send(new PutBucketVersioningCommand({ Bucket: STATE_BUCKET, VersioningConfiguration: { Status: 'Enabled' } }))
     for (const serial of [1, 2])
@@ -361,7 +338,7 @@ async function seedAws(sdk: SdkConfig): Promise<void> {
     )
     await r53.send(new CreateHostedZoneCommand({ Name: 'local.autolytiq.test', CallerReference: `bad-remote-${hex}` }))
   } finally {
-    for (const c of [ecr, sm, rds, s3, ddb, r53]) c.destroy()
+    for (const c of [ecr, s3, ddb, r53]) c.destroy()
   }
 }
 

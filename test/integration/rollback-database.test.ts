@@ -9,12 +9,13 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
-import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { CustomObjectsApi, Watch, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node'
 import { execa } from 'execa'
 import { BIN, REPO, runCli } from '../helpers/cli.js'
 import { watchUntil } from '../harness/kube-wait.js'
+import { seedAurora } from './aws-project.js'
 import { deploymentManifest, image, json, rollbackProject, rolledOut, type RollbackProject } from './rollback-project.js'
 
 const kube = inject('kube')
@@ -99,35 +100,8 @@ describe.skipIf(!kube || !aws)('rollback database: the whole runbook on moto RDS
     rds = new RDSClient(cfg)
     sm = new SecretsManagerClient(cfg)
 
-    // The database as Terraform leaves it: an Aurora PostgreSQL Serverless v2 cluster, its writer, a snapshot.
-    const created = await rds.send(
-      new CreateDBClusterCommand({
-        DBClusterIdentifier: CLUSTER,
-        Engine: 'aurora-postgresql',
-        EngineVersion: '15.4',
-        MasterUsername: 'autolytiq',
-        MasterUserPassword: PASSWORD,
-        DatabaseName: 'autolytiq',
-        ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
-      }),
-    )
-    oldEndpoint = created.DBCluster!.Endpoint!
-    await rds.send(
-      new CreateDBInstanceCommand({
-        DBInstanceIdentifier: `${CLUSTER}-1`,
-        DBClusterIdentifier: CLUSTER,
-        Engine: 'aurora-postgresql',
-        DBInstanceClass: 'db.serverless',
-      }),
-    )
-    await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: CLUSTER, DBClusterSnapshotIdentifier: SNAPSHOT }))
-    const url = `postgresql://autolytiq:${PASSWORD}@${oldEndpoint}:5432/autolytiq`
-    await sm.send(
-      new CreateSecretCommand({
-        Name: SECRET_ID,
-        SecretString: JSON.stringify({ host: oldEndpoint, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: PASSWORD, url }),
-      }),
-    )
+    // The database as Terraform leaves it: an Aurora PostgreSQL Serverless v2 cluster, its writer, a snapshot, its secret.
+    oldEndpoint = (await seedAurora(cfg, { cluster: CLUSTER, snapshot: SNAPSHOT, secretId: SECRET_ID, password: PASSWORD })).endpoint
 
     // Kubernetes: the ExternalSecret CRD (the project's own manifest), the ExternalSecret, its Secret, the services.
     const crd = await execa(kube!.kubectlPath, ['apply', '-f', join(REPO, 'k8s/sandbox-charts/external-secrets/crds/external-secrets.io.yaml')], {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { gh, ghUnavailable } from '../../clients/github.js'
+import { gh, ghCurrentRepo, ghUnavailable } from '../../clients/github.js'
 import { UserError } from '../../engine/errors.js'
 import { registerSecret } from '../../engine/redact.js'
 import type { Context, Step } from '../../engine/types.js'
@@ -39,9 +39,9 @@ export const githubSecretVar = (name: string): string => `AUTOLYTIQ_GITHUB_${nam
 
 async function repository(ctx: Context, p: Params): Promise<string> {
   if (p.repo) return p.repo
-  const out = await gh(ctx, ['repo', 'view', '--json', 'nameWithOwner', '--jq', '.nameWithOwner'])
-  if (!out.trim()) throw new UserError('cannot tell which GitHub repository to configure', 'set `with: { repo: owner/name }` for github.setup in the runbook')
-  return out.trim()
+  const out = await ghCurrentRepo(ctx)
+  if (!out) throw new UserError('cannot tell which GitHub repository to configure', 'set `with: { repo: owner/name }` for github.setup in the runbook')
+  return out
 }
 
 interface Missing {

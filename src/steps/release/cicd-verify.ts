@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
-import { gh, ghUnavailable } from '../../clients/github.js'
+import { gh, ghCurrentRepo, ghUnavailable } from '../../clients/github.js'
 import { StepFailedError, UserError } from '../../engine/errors.js'
 import type { CheckResult, Context, Step } from '../../engine/types.js'
 
@@ -45,7 +45,7 @@ const PASSED = ['success', 'skipped', 'neutral']
 async function repository(ctx: Context, p: Params): Promise<string> {
   const known = p.repo ?? process.env.GITHUB_REPOSITORY ?? (ctx.state.outputs('github.setup')?.repo as string | undefined)
   if (known) return known
-  const out = (await gh(ctx, ['repo', 'view', '--json', 'nameWithOwner', '--jq', '.nameWithOwner'])).trim()
+  const out = await ghCurrentRepo(ctx)
   if (!out) throw new UserError('cannot tell which GitHub repository runs the CD workflow', 'set `with: { repo: owner/name }` for cicd.verify in the runbook')
   return out
 }
