@@ -25,6 +25,7 @@ module "platform" {
   db_max_capacity         = var.db_max_capacity
   redis_node_type         = var.redis_node_type
   backup_retention_days   = var.backup_retention_days
+  secret_versions         = var.secret_versions
 
   # prod: Redis failover across AZs, backups copied to the DR region, deletion protection.
   multi_az            = true

@@ -124,3 +124,9 @@ variable "backup_retention_days" {
   type    = number
   default = 7
 }
+
+variable "secret_versions" {
+  description = "Bump a generated secret's version to rotate it (database also sets the cluster's master password): e.g. { database = 2 }."
+  type        = map(number)
+  default     = {}
+}

@@ -1,18 +1,13 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.11: write-only arguments (secrets that never enter state, modules/secrets and modules/database).
+  required_version = ">= 1.11.0"
 
+  # hashicorp/aws only: ephemeral aws_secretsmanager_random_password and the write-only
+  # secret_string_wo / master_password_wo arguments are in 5.100.
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.80"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
-    }
-    tls = {
-      source  = "hashicorp/tls"
-      version = "~> 4.0"
+      version = "~> 5.100"
     }
   }
 

@@ -7,23 +7,36 @@ resource "aws_elasticache_subnet_group" "this" {
 
 resource "aws_security_group" "this" {
   name        = "${var.name}-redis"
-  description = "Redis: 6379 from the EKS cluster only"
+  description = "Redis from the EKS cluster only"
   vpc_id      = var.vpc_id
 }
 
+# for_each over the map's keys, which are static; the group ids are known only after apply.
 resource "aws_vpc_security_group_ingress_rule" "redis" {
-  for_each                     = toset(var.allowed_security_group_ids)
+  for_each                     = var.allowed_security_groups
   security_group_id            = aws_security_group.this.id
   referenced_security_group_id = each.value
   ip_protocol                  = "tcp"
-  from_port                    = 6379
-  to_port                      = 6379
+  from_port                    = var.port
+  to_port                      = var.port
 }
 
-resource "random_password" "auth" {
+# The AUTH token is the one credential that lives in Terraform state (the state bucket is
+# KMS-encrypted and versioned, readable only by the deploy role). Why not write-only like the
+# database password: hashicorp/aws 5.100 has no auth_token_wo, so an ephemeral value cannot reach
+# the replication group at all. The alternatives were worse for this platform: an IAM-authenticated
+# ElastiCache user makes every service sign short-lived IAM tokens (a code change in all eight
+# services and a break of the redis secret's {auth_token} contract); a token made outside Terraform
+# (ModifyReplicationGroup from a script) leaves the group's credential unmanaged and unreviewable.
+# AWS generates the token (GetRandomPassword: no hashicorp/random needed). The data source is read on
+# every plan, so the group ignores later values: the token set at creation stays, and
+# module.cache.auth_token (read back from the group) is what the redis secret holds. To rotate:
+# `terraform apply -replace=module.platform.module.cache.aws_elasticache_replication_group.this` in
+# a window, or ModifyReplicationGroup with AuthTokenUpdateStrategy=ROTATE and then the secret.
+data "aws_secretsmanager_random_password" "auth" {
   # ElastiCache AUTH tokens: 16-128 printable characters; letters and digits avoid URL escaping.
-  length  = 64
-  special = false
+  password_length     = 64
+  exclude_punctuation = true
 }
 
 resource "aws_elasticache_replication_group" "this" {
@@ -33,16 +46,20 @@ resource "aws_elasticache_replication_group" "this" {
   engine_version             = var.engine_version
   node_type                  = var.node_type
   num_cache_clusters         = var.node_count
-  port                       = 6379
+  port                       = var.port
   parameter_group_name       = "default.redis7"
   subnet_group_name          = aws_elasticache_subnet_group.this.name
   security_group_ids         = [aws_security_group.this.id]
   at_rest_encryption_enabled = true
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
-  auth_token                 = random_password.auth.result
+  auth_token                 = data.aws_secretsmanager_random_password.auth.random_password
   automatic_failover_enabled = var.multi_az
   multi_az_enabled           = var.multi_az
   snapshot_retention_limit   = var.snapshot_retention_days
   snapshot_window            = "04:00-05:00"
+
+  lifecycle {
+    ignore_changes = [auth_token]
+  }
 }

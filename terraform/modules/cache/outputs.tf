@@ -15,6 +15,6 @@ output "port" {
 }
 
 output "auth_token" {
-  value     = random_password.auth.result
+  value     = aws_elasticache_replication_group.this.auth_token
   sensitive = true
 }

@@ -11,8 +11,15 @@ variable "subnet_ids" {
   type = list(string)
 }
 
-variable "allowed_security_group_ids" {
-  type = list(string)
+variable "allowed_security_groups" {
+  description = "Security groups allowed to connect, by a name fixed in the configuration (the keys drive for_each and must be known at plan time; the ids may be known only after apply)."
+  type        = map(string)
+}
+
+variable "port" {
+  description = "Redis port (the sandbox passes its local Redis's port)."
+  type        = number
+  default     = 6379
 }
 
 variable "kms_key_arn" {

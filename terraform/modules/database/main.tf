@@ -1,6 +1,7 @@
 # Plan 2.3 and 3.1: Aurora PostgreSQL 15, Serverless v2 (2-16 ACU by default), encrypted with the
-# environment's KMS key. The master password is generated here and stored only in state and in the
-# autolytiq/<env>/database secret (module "secrets").
+# environment's KMS key. The master password comes in as an ephemeral value (module "platform"
+# generates it) and is written write-only: it never enters Terraform state or plan files. The same
+# value is written to the autolytiq/<env>/database secret in the same apply (module "secrets").
 resource "aws_db_subnet_group" "this" {
   # The plan's database rollback names this group: <name>-db.
   name       = "${var.name}-db"
@@ -9,24 +10,18 @@ resource "aws_db_subnet_group" "this" {
 
 resource "aws_security_group" "this" {
   name        = "${var.name}-db"
-  description = "Aurora PostgreSQL: 5432 from the EKS cluster only"
+  description = "Aurora PostgreSQL from the EKS cluster only"
   vpc_id      = var.vpc_id
 }
 
+# for_each over the map's keys, which are static; the group ids are known only after apply.
 resource "aws_vpc_security_group_ingress_rule" "postgres" {
-  for_each                     = toset(var.allowed_security_group_ids)
+  for_each                     = var.allowed_security_groups
   security_group_id            = aws_security_group.this.id
   referenced_security_group_id = each.value
   ip_protocol                  = "tcp"
-  from_port                    = 5432
-  to_port                      = 5432
-}
-
-resource "random_password" "master" {
-  length = 32
-  # Aurora refuses / @ " and space in the master password.
-  special          = true
-  override_special = "!#$%^&*()-_=+[]{}:?"
+  from_port                    = var.port
+  to_port                      = var.port
 }
 
 resource "aws_rds_cluster" "this" {
@@ -36,7 +31,9 @@ resource "aws_rds_cluster" "this" {
   engine_version                  = var.engine_version
   database_name                   = var.database_name
   master_username                 = var.master_username
-  master_password                 = random_password.master.result
+  master_password_wo              = var.master_password
+  master_password_wo_version      = var.master_password_version
+  port                            = var.port
   db_subnet_group_name            = aws_db_subnet_group.this.name
   vpc_security_group_ids          = [aws_security_group.this.id]
   storage_encrypted               = true

@@ -26,9 +26,9 @@ output "master_username" {
   value = aws_rds_cluster.this.master_username
 }
 
-output "master_password" {
-  value     = random_password.master.result
-  sensitive = true
+# Changes only when the cluster is replaced: the database secret is rewritten then (module "secrets").
+output "cluster_resource_id" {
+  value = aws_rds_cluster.this.cluster_resource_id
 }
 
 output "subnet_group_name" {

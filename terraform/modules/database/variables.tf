@@ -11,9 +11,27 @@ variable "subnet_ids" {
   type = list(string)
 }
 
-variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on 5432 (the EKS cluster's)."
-  type        = list(string)
+variable "allowed_security_groups" {
+  description = "Security groups allowed to connect, by a name fixed in the configuration (the keys drive for_each and must be known at plan time; the ids may be known only after apply)."
+  type        = map(string)
+}
+
+variable "master_password" {
+  description = "Master password, ephemeral: written only to the write-only master_password_wo."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "master_password_version" {
+  description = "Bump to rotate: the cluster takes the new master_password only when this changes."
+  type        = number
+}
+
+variable "port" {
+  description = "PostgreSQL port (the sandbox passes its local PostgreSQL's port)."
+  type        = number
+  default     = 5432
 }
 
 variable "kms_key_arn" {

@@ -140,12 +140,9 @@ resource "aws_eks_node_group" "database" {
 }
 
 # IRSA: the OIDC provider lets service accounts assume IAM roles (ALB controller, External Secrets).
-data "tls_certificate" "oidc" {
-  url = aws_eks_cluster.this.identity[0].oidc[0].issuer
-}
-
+# No thumbprint_list: IAM trusts the EKS issuer's certificate through its own root CAs, and the
+# argument is optional in hashicorp/aws 5.100 (so the hashicorp/tls provider is not needed).
 resource "aws_iam_openid_connect_provider" "this" {
-  url             = aws_eks_cluster.this.identity[0].oidc[0].issuer
-  client_id_list  = ["sts.amazonaws.com"]
-  thumbprint_list = [data.tls_certificate.oidc.certificates[0].sha1_fingerprint]
+  url            = aws_eks_cluster.this.identity[0].oidc[0].issuer
+  client_id_list = ["sts.amazonaws.com"]
 }

@@ -3,8 +3,5 @@ terraform {
     aws = {
       source = "hashicorp/aws"
     }
-    tls = {
-      source = "hashicorp/tls"
-    }
   }
 }

@@ -99,3 +99,21 @@ variable "protect_data" {
   description = "Deletion protection for the database, long recovery windows for secrets."
   type        = bool
 }
+
+variable "secret_versions" {
+  description = "Generated secret name (database, redis, jwt, pii-encryption, session) to write version, 1 when absent. Bump one to rotate it; database also rotates the cluster's master password in the same apply."
+  type        = map(number)
+  default     = {}
+}
+
+variable "db_port" {
+  description = "Aurora port (the sandbox passes its local PostgreSQL's port)."
+  type        = number
+  default     = 5432
+}
+
+variable "redis_port" {
+  description = "Redis port (the sandbox passes its local Redis's port)."
+  type        = number
+  default     = 6379
+}

@@ -13,21 +13,35 @@ variable "recovery_window_days" {
 }
 
 variable "database" {
+  description = "Where the database secret points; cluster_resource_id changes only when the cluster is replaced."
   type = object({
-    host     = string
-    port     = number
-    dbname   = string
-    username = string
-    password = string
+    host                = string
+    port                = number
+    dbname              = string
+    username            = string
+    cluster_resource_id = string
   })
-  sensitive = true
+}
+
+variable "database_password" {
+  description = "The master password the same apply writes to the cluster (ephemeral: never stored)."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
 }
 
 variable "redis" {
   type = object({
-    host       = string
-    port       = number
-    auth_token = string
+    host                 = string
+    port                 = number
+    replication_group_id = string
+    auth_token           = string
   })
   sensitive = true
+}
+
+variable "versions" {
+  description = "Secret name to write version (default 1). Bump one to rotate that secret; the database version also sets the cluster's master password."
+  type        = map(number)
+  default     = {}
 }
