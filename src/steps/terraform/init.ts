@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { StepFailedError, UserError } from '../../engine/errors.js'
+import { ExternalError, StepFailedError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
 import { backendArgs, backendSettings, commandLine, configDir, dataDir, terraform } from './tf.js'
 
@@ -33,6 +33,9 @@ function backendDrift(ctx: Context): string[] | undefined {
     if ((endpoints[service] ?? null) !== wantEndpoint) drift.push(`${service} endpoint is ${String(endpoints[service] ?? 'AWS')}, want ${wantEndpoint ?? 'AWS'}`)
   return drift
 }
+
+/** What terraform init says when it can reach neither a registry nor a mirror for a provider. */
+const PROVIDER_INSTALL_FAILED = /Failed to query available provider packages|Failed to install provider|could not connect to registry\./
 
 interface Diagnostic {
   severity: string
@@ -76,7 +79,17 @@ export const terraformInit: Step<z.infer<typeof params>> = {
     return { status: 'done', detail: `backend s3://${ctx.env.terraformState.bucket}/${ctx.env.terraformState.key}`, outputs: { dataDir: dataDir(ctx) } }
   },
   async run(ctx) {
-    await terraform(ctx, { args: initArgs(ctx), progress: true })
+    try {
+      await terraform(ctx, { args: initArgs(ctx), progress: true })
+    } catch (err) {
+      // No registry access and no mirror configured: say how the project installs providers.
+      if (err instanceof ExternalError && PROVIDER_INSTALL_FAILED.test(err.output ?? err.message))
+        throw new StepFailedError(
+          `terraform init could not install the providers: ${err.message.split('\n')[0]}`,
+          `without access to registry.terraform.io, point terraform at a provider mirror: \`bash scripts/terraform-cli-config.sh\` (set AUTOLYTIQ_TF_PLUGIN_MIRROR=<dir> if it is not found; it writes \${TF_CLI_CONFIG_FILE:-~/.terraformrc}), then \`autolytiq deploy --env ${ctx.envName} --from terraform.init\``,
+        )
+      throw err
+    }
     return { dataDir: dataDir(ctx) }
   },
   async verify(ctx) {
