@@ -1,14 +1,19 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { loadCatalog } from '../../src/config/catalog.js'
 import { loadConfig } from '../../src/config/environments.js'
 import type { Context } from '../../src/engine/types.js'
 import { renderTfvars } from '../../src/steps/terraform/tfvars.js'
-import { awsEnvFor } from '../harness/moto.js'
-import { backendConfigArgs, createStateBackend, terraformBinary } from '../harness/terraform.js'
+import { awsConfigFor, awsEnvFor } from '../harness/moto.js'
+import { backendConfigArgs, createStateBackend, terraformBinary, type TerraformBackend } from '../harness/terraform.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
+import { runCli } from '../helpers/cli.js'
+import { awsProject } from './aws-project.js'
 
 // The production roots (staging, prod) with the real hashicorp/aws provider: installed the way the
 // project's setup installs it (scripts/terraform-cli-config.sh: the machine's filesystem mirror when
@@ -21,7 +26,7 @@ const SCRIPT = join(REPO, 'scripts', 'terraform-cli-config.sh')
 interface Change {
   address: string
   type: string
-  change: { actions: string[]; after: Record<string, unknown> | null; after_unknown?: Record<string, unknown> }
+  change: { actions: string[]; before?: Record<string, unknown> | null; after: Record<string, unknown> | null; after_unknown?: Record<string, unknown> }
 }
 interface PlanJson {
   resource_changes: Change[]
@@ -73,7 +78,31 @@ describe('scripts/terraform-cli-config.sh', () => {
   })
 })
 
-describe.skipIf(!aws).concurrent('staging and prod roots with the real AWS provider, planned against moto', () => {
+/** A copy of terraform/ with a TF_DATA_DIR and a state backend on moto, and a terraform runner. */
+async function workspace(root: string, rc: string, name: string) {
+  const work = join(root, name)
+  // A copy: init writes .terraform.lock.hcl next to the configuration.
+  cpSync(join(REPO, 'terraform'), join(work, 'terraform'), { recursive: true })
+  const backend: TerraformBackend = await createStateBackend(aws!.endpoint, { key: `${name}/terraform.tfstate` })
+  const env = {
+    ...awsEnvFor(aws!.endpoint),
+    TF_CLI_CONFIG_FILE: rc,
+    TF_DATA_DIR: join(work, 'tf-data'),
+    TF_IN_AUTOMATION: '1',
+    TF_INPUT: '0',
+    CHECKPOINT_DISABLE: '1',
+  }
+  const tf = async (dir: string, args: string[], okExitCodes = [0]) => {
+    const t0 = Date.now()
+    const r = await execa(terraformBinary(), [`-chdir=${dir}`, ...args], { env, reject: false, timeout: 150_000 })
+    process.stderr.write(`[terraform-real] ${name}: terraform ${args[0]} ${((Date.now() - t0) / 1000).toFixed(1)}s\n`)
+    expect(okExitCodes, `terraform ${args.join(' ')} exited ${r.exitCode}:\n${r.stderr || r.stdout}`).toContain(r.exitCode)
+    return r
+  }
+  return { work, backend, tf }
+}
+
+describe.skipIf(!aws).concurrent('the real AWS provider against moto', () => {
   let root: string
   let rc: string
   beforeAll(async () => {
@@ -83,42 +112,23 @@ describe.skipIf(!aws).concurrent('staging and prod roots with the real AWS provi
   afterAll(() => removeTempDir(root))
 
   it.each(['staging', 'prod'])('%s: init, validate and plan succeed; no secret in the plan', async (envName) => {
-    // A copy of terraform/: init writes .terraform.lock.hcl next to the configuration.
-    const work = join(root, envName)
-    cpSync(join(REPO, 'terraform'), join(work, 'terraform'), { recursive: true })
+    const { work, backend, tf } = await workspace(root, rc, envName)
     const dir = join(work, 'terraform', 'environments', envName)
-    const config = loadConfig(REPO)
-    const env = config.environments[envName]!
+    const env = loadConfig(REPO).environments[envName]!
     const tfvars = join(work, 'terraform.tfvars.json')
     writeFileSync(tfvars, renderTfvars({ env, envName, catalog: loadCatalog(REPO) } as unknown as Context))
-    const backend = await createStateBackend(aws!.endpoint, { key: `${envName}/terraform.tfstate` })
-    const tfEnv = {
-      ...awsEnvFor(aws!.endpoint),
-      TF_CLI_CONFIG_FILE: rc,
-      TF_DATA_DIR: join(work, 'tf-data'),
-      TF_IN_AUTOMATION: '1',
-      TF_INPUT: '0',
-      CHECKPOINT_DISABLE: '1',
-    }
-    const tf = async (args: string[]) => {
-      const t0 = Date.now()
-      const r = await execa(terraformBinary(), [`-chdir=${dir}`, ...args], { env: tfEnv, reject: false, timeout: 150_000 })
-      process.stderr.write(`[terraform-real] ${envName}: terraform ${args[0]} ${((Date.now() - t0) / 1000).toFixed(1)}s\n`)
-      expect(r.exitCode, `terraform ${args.join(' ')}:\n${r.stderr || r.stdout}`).toBe(0)
-      return r.stdout
-    }
 
-    await tf(['init', '-input=false', '-no-color', ...backendConfigArgs(backend)])
+    await tf(dir, ['init', '-input=false', '-no-color', ...backendConfigArgs(backend)])
     // The modules need hashicorp/aws alone (no random, no tls: they cannot be installed here).
     const lock = readFileSync(join(dir, '.terraform.lock.hcl'), 'utf8')
     expect([...lock.matchAll(/provider "([^"]+)"/g)].map((m) => m[1])).toEqual(['registry.terraform.io/hashicorp/aws'])
 
-    const validate = JSON.parse(await tf(['validate', '-json', '-no-color'])) as { valid: boolean; diagnostics: unknown[] }
+    const validate = JSON.parse((await tf(dir, ['validate', '-json', '-no-color'])).stdout) as { valid: boolean; diagnostics: unknown[] }
     expect(validate).toMatchObject({ valid: true, diagnostics: [] })
 
     const planFile = join(work, 'plan.tfplan')
-    await tf(['plan', '-input=false', '-no-color', `-var-file=${tfvars}`, `-out=${planFile}`])
-    const show = await tf(['show', '-json', '-no-color', planFile])
+    await tf(dir, ['plan', '-input=false', '-no-color', `-var-file=${tfvars}`, `-out=${planFile}`])
+    const show = (await tf(dir, ['show', '-json', '-no-color', planFile])).stdout
     const plan = JSON.parse(show) as PlanJson
     const creates = plan.resource_changes.filter((c) => c.change.actions.includes('create'))
     expect(creates.length).toBeGreaterThan(70)
@@ -145,4 +155,168 @@ describe.skipIf(!aws).concurrent('staging and prod roots with the real AWS provi
     const drVault = [...byAddress.keys()].filter((a) => a.startsWith('module.platform.module.backup.aws_backup_vault.dr'))
     expect(drVault).toHaveLength(envName === 'prod' ? 1 : 0)
   })
+
+  it("the CLI's terraform.init installs the provider through the CLI configuration the setup writes, and names the setup when it cannot", async () => {
+    // An environment whose terraformDir is (a copy of) the staging root, its state on moto.
+    const copy = join(root, 'cli-init')
+    cpSync(join(REPO, 'terraform'), copy, { recursive: true })
+    const p = await awsProject({ endpoint: aws!.endpoint, environment: { terraformDir: join(copy, 'environments', 'staging') } })
+    try {
+      const deploy = (steps: string[], env: Record<string, string>) =>
+        runCli(['deploy', '--env', 'sandbox', ...steps.flatMap((s) => ['--only', s]), '--yes', '--json'], { ...p.cliEnv, ...env }, { timeoutMs: 150_000 })
+      // aws-project's CLI config is empty: no mirror, and registry.terraform.io is out of reach here.
+      const without = await deploy(['state-backend', 'terraform.init'], {})
+      expect(without.code, without.stdout + without.stderr).toBe(1)
+      const report = JSON.parse(without.stdout) as { error?: { message: string; next?: string } }
+      expect(report.error?.message).toContain('terraform init could not install the providers')
+      expect(report.error?.next).toContain('bash scripts/terraform-cli-config.sh')
+      expect(report.error?.next).toContain('autolytiq deploy --env sandbox --from terraform.init')
+
+      const withMirror = await deploy(['terraform.init'], { TF_CLI_CONFIG_FILE: rc })
+      expect(withMirror.code, withMirror.stdout + withMirror.stderr).toBe(0)
+    } finally {
+      p.cleanup()
+    }
+  })
+
+  it('modules database + secrets applied: the generated secrets keep their keys, their values stay out of state; a version bump rotates cluster and secret together', async () => {
+    // Aurora and Secrets Manager as modules/platform wires them (one ephemeral password, written to the
+    // cluster and to the database secret), in a small root: the whole platform cannot be applied on
+    // moto 5.2.1 (no CreateBackupSelection; no cluster security group on EKS clusters; no member
+    // clusters behind a replication group for DescribeCacheClusters).
+    const { work, backend, tf } = await workspace(root, rc, 'secrets-apply')
+    const dir = join(work, 'terraform', 'environments', 'secrets-apply')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'main.tf'), SECRETS_ROOT)
+    await tf(dir, ['init', '-input=false', '-no-color', ...backendConfigArgs(backend)])
+    await tf(dir, ['apply', '-input=false', '-no-color', '-auto-approve', '-var=db_password_version=1'])
+
+    const sm = new SecretsManagerClient(awsConfigFor(aws!.endpoint))
+    const rds = new RDSClient(awsConfigFor(aws!.endpoint))
+    const s3 = new S3Client(awsConfigFor(aws!.endpoint))
+    const secret = async (name: string) =>
+      JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: `autolytiq/wotest/${name}` }))).SecretString!) as Record<string, unknown>
+    // "" and null are the same unset value (secret_string reads back as "" next to secret_string_wo).
+    const same = (v: unknown) => JSON.stringify(v === '' || v === undefined ? null : v)
+    // Resource address -> the top-level attributes a plan sets to a new known value (computed
+    // consequences such as a new version_id are left out; the resource is listed all the same).
+    const changesPlanned = async (version: number): Promise<Record<string, string[]>> => {
+      const file = join(work, `plan-${version}.tfplan`)
+      await tf(dir, ['plan', '-input=false', '-no-color', `-var=db_password_version=${version}`, `-out=${file}`])
+      const plan = JSON.parse((await tf(dir, ['show', '-json', '-no-color', file])).stdout) as PlanJson
+      const changed: Record<string, string[]> = {}
+      for (const c of plan.resource_changes.filter((r) => !r.change.actions.every((a) => a === 'no-op' || a === 'read'))) {
+        const before = (c.change.before ?? {}) as Record<string, unknown>
+        const after = c.change.after ?? {}
+        const keys = new Set([...Object.keys(before), ...Object.keys(after), ...Object.keys(c.change.after_unknown ?? {})])
+        changed[c.address] = [...keys].filter((k) => c.change.after_unknown?.[k] !== true && same(before[k]) !== same(after[k])).sort()
+      }
+      return changed
+    }
+    const state = async () => await (await s3.send(new GetObjectCommand({ Bucket: backend.bucket, Key: backend.key }))).Body!.transformToString()
+    try {
+      const db = await secret('database')
+      const cluster = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'wotest' }))).DBClusters![0]!
+      expect(Object.keys(db).sort()).toEqual(['dbname', 'engine', 'host', 'password', 'port', 'username'])
+      expect(db).toMatchObject({ engine: 'postgres', host: cluster.Endpoint, port: cluster.Port, dbname: 'autolytiq', username: 'autolytiq_admin' })
+      expect(db.password).toMatch(/^[A-Za-z0-9]{40}$/)
+      const jwt = await secret('jwt')
+      const session = await secret('session')
+      const pii = await secret('pii-encryption')
+      expect(Object.keys(jwt)).toEqual(['secret'])
+      expect(Object.keys(session)).toEqual(['secret'])
+      expect(Object.keys(pii)).toEqual(['key'])
+      expect(Buffer.from(String(pii.key), 'base64')).toHaveLength(32)
+      expect(Object.keys(await secret('redis')).sort()).toEqual(['auth_token', 'host', 'port', 'tls'])
+      const generated = [db.password, jwt.secret, session.secret, pii.key].map(String)
+      const state1 = await state()
+      for (const v of generated) expect(state1.includes(v), 'a generated secret is in the state').toBe(false)
+
+      // Ephemeral values are new on every run, yet nothing is planned: written only at creation.
+      expect(await changesPlanned(1)).toEqual(MOTO_DRIFT)
+
+      // Rotation: bumping the version changes the cluster's password and the secret in one plan, nothing else.
+      expect(await changesPlanned(2)).toEqual({
+        'module.database.aws_rds_cluster.this': ['master_password_wo_version', ...MOTO_DRIFT['module.database.aws_rds_cluster.this']],
+        'module.secrets.aws_secretsmanager_secret_version.generated["database"]': ['secret_string_wo_version'],
+      })
+    } finally {
+      sm.destroy()
+      rds.destroy()
+      s3.destroy()
+    }
+  })
 })
+
+/**
+ * moto 5.2.1 answers DescribeDBClusters with a Serverless v1 ScalingConfigurationInfo for every
+ * cluster, which AWS returns only for engine_mode serverless: the provider then plans to add the
+ * block. Nothing else may change (no secret, no password).
+ */
+const MOTO_DRIFT = { 'module.database.aws_rds_cluster.this': ['scaling_configuration'] }
+
+/** modules/network, kms, database and secrets, wired as modules/platform wires them. */
+const SECRETS_ROOT = `
+terraform {
+  backend "s3" {}
+}
+
+variable "db_password_version" {
+  type = number
+}
+
+ephemeral "aws_secretsmanager_random_password" "db_master" {
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+module "kms" {
+  source      = "../../modules/kms"
+  environment = "wotest"
+}
+
+module "network" {
+  source            = "../../modules/network"
+  name              = "wotest"
+  cluster_name      = "wotest"
+  cidr              = "10.0.0.0/16"
+  nat_gateway_count = 1
+}
+
+module "database" {
+  source                  = "../../modules/database"
+  name                    = "wotest"
+  vpc_id                  = module.network.vpc_id
+  subnet_ids              = module.network.private_subnet_ids
+  allowed_security_groups = {}
+  master_password         = ephemeral.aws_secretsmanager_random_password.db_master.random_password
+  master_password_version = var.db_password_version
+  kms_key_arn             = module.kms.key_arn
+  engine_version          = "15.10"
+  instance_count          = 0
+  backup_retention_days   = 1
+  deletion_protection     = false
+}
+
+module "secrets" {
+  source               = "../../modules/secrets"
+  environment          = "wotest"
+  kms_key_arn          = module.kms.key_arn
+  recovery_window_days = 0
+  versions             = { database = var.db_password_version }
+  database = {
+    host                = module.database.endpoint
+    port                = module.database.port
+    dbname              = module.database.database_name
+    username            = module.database.master_username
+    cluster_resource_id = module.database.cluster_resource_id
+  }
+  database_password = ephemeral.aws_secretsmanager_random_password.db_master.random_password
+  redis = {
+    host                 = "master.wotest.cache.example"
+    port                 = 6379
+    replication_group_id = "wotest"
+    auth_token           = "redis-token-in-state-by-design-0123456789"
+  }
+}
+`
