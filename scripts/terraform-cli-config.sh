@@ -6,7 +6,7 @@
 #   target: $TF_CLI_CONFIG_FILE, else ~/.terraformrc (where terraform itself looks)
 #   mirror: the first directory holding <host>/<namespace>/<type>/ provider packages, from
 #     1. $AUTOLYTIQ_TF_PLUGIN_MIRROR (explicit; an error when it holds no provider)
-#     2. terraform's implied local mirror directories on Linux/macOS
+#     2. terraform's implied local mirror directories (Linux and macOS)
 #        (https://developer.hashicorp.com/terraform/cli/config/config-file#implied-local-mirror-directories)
 #     3. a bounded search (depth 4) of the places machine images put one: /opt, /usr/local, /srv, /usr/share
 #
@@ -46,6 +46,8 @@ find_mirror() {
   local candidates=(
     "$HOME/.terraform.d/plugins"
     "${XDG_DATA_HOME:-$HOME/.local/share}/terraform/plugins"
+    "$HOME/Library/Application Support/io.terraform/plugins" # macOS
+    "/Library/Application Support/io.terraform/plugins"      # macOS
   )
   local IFS=:
   for d in ${XDG_DATA_DIRS:-/usr/local/share:/usr/share}; do candidates+=("$d/terraform/plugins"); done
