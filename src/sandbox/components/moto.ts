@@ -55,10 +55,8 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
     command: 'moto_server',
     args: ['-H', '127.0.0.1', '-p', String(port)],
     logDir: dir,
-    // moto writes nothing else to disk; keep python from buffering its log lines. The AWS-managed
-    // IAM policies (AmazonEKSClusterPolicy, ...) the Terraform modules attach exist only when moto
-    // loads them, which it does not by default.
-    env: { PYTHONUNBUFFERED: '1', MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
+    // moto writes nothing else to disk; keep python from buffering its log lines
+    env: { PYTHONUNBUFFERED: '1' },
   })
   const stop = async () => {
     await proc.stop()
