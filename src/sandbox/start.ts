@@ -11,6 +11,7 @@ import { startAlertmanager } from './components/alertmanager.js'
 import { startDnsServer } from './components/dns.js'
 import { KUBE_CONTROLLERS, startKube } from './components/kube.js'
 import { awsConfigFor, startMoto } from './components/moto.js'
+import { startRoute53Guard } from './components/route53-guard.js'
 import { startNodeSimulator } from './components/node-simulator.js'
 import { freePort } from './components/ports.js'
 import { startPostgres } from './components/postgres.js'
@@ -94,7 +95,12 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         const m = await startMoto()
         stops.push({ name: 'moto', stop: m.stop })
         components.push({ name: 'moto', port: m.port, url: m.endpoint })
-        return m
+        // autolytiq reaches moto through the Route 53 checking layer, so a change batch real
+        // Route 53 refuses fails here too (moto alone accepts it)
+        const guard = await startRoute53Guard({ upstream: m.endpoint, log: o.log })
+        stops.push({ name: 'route53 guard', stop: guard.stop })
+        components.push({ name: 'route53-guard', port: guard.port, url: guard.endpoint })
+        return { ...m, endpoint: guard.endpoint, motoEndpoint: m.endpoint }
       }),
       timed(o.kubeconfig ? `Kubernetes (${o.kubeconfig})` : 'Kubernetes control plane', async () => {
         if (o.kubeconfig) {

@@ -12,6 +12,7 @@ import type { TestProject } from 'vitest/node'
 import { startAlertmanager, type TestAlertmanager } from '../harness/alertmanager.js'
 import { startKube, type TestKube } from '../harness/kube.js'
 import { startMoto, MOTO_REGION, type Moto } from '../harness/moto.js'
+import { startRoute53Guard, type Route53Guard } from '../../src/sandbox/components/route53-guard.js'
 import { startNodeSimulator, type NodeSimulator } from '../harness/node-simulator.js'
 import { startPostgres, type TestPostgres } from '../harness/postgres.js'
 import { startPrometheus, type TestPrometheus } from '../harness/prometheus.js'
@@ -20,7 +21,10 @@ import { helmPath } from '../harness/tools.js'
 import { startWebhookSink, type WebhookSink } from '../harness/webhook-sink.js'
 
 export interface ProvidedAws {
+  /** moto behind the Route 53 checking layer: what every test uses */
   endpoint: string
+  /** moto itself (to show what moto alone accepts) */
+  motoEndpoint: string
   region: string
   accessKeyId: string
   secretAccessKey: string
@@ -106,6 +110,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const env: Record<string, string> = {}
 
   let moto: Moto | undefined
+  let guard: Route53Guard | undefined
   let kube: TestKube | undefined
   let sim: NodeSimulator | undefined
   let postgres: TestPostgres | undefined
@@ -131,6 +136,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
       timed('moto', timings, async () => {
         moto = await startMoto()
         stops.push(moto.stop)
+        // Tests reach moto through the Route 53 checking layer: change batches real Route 53
+        // refuses are refused (src/sandbox/components/route53-guard.ts); all else passes through.
+        guard = await startRoute53Guard({ upstream: moto.endpoint })
+        stops.push(guard.stop)
       }),
     )
   }
@@ -192,8 +201,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`harness: ${failures.length} component(s) failed to start:\n${failures.map((f) => String(f.reason?.stack ?? f.reason)).join('\n\n')}`)
   }
 
-  if (moto) {
-    const aws = { endpoint: moto.endpoint, region: MOTO_REGION, accessKeyId: 'testing', secretAccessKey: 'testing' }
+  if (moto && guard) {
+    const aws = { endpoint: guard.endpoint, motoEndpoint: moto.endpoint, region: MOTO_REGION, accessKeyId: 'testing', secretAccessKey: 'testing' }
     project.provide('aws', aws)
     Object.assign(env, {
       AUTOLYTIQ_TEST_AWS_ENDPOINT: aws.endpoint,
