@@ -13,6 +13,10 @@ import { startAlertmanager, type TestAlertmanager } from '../harness/alertmanage
 import { startKube, type TestKube } from '../harness/kube.js'
 import { startMoto, MOTO_REGION, type Moto } from '../harness/moto.js'
 import { startRoute53Guard, type Route53Guard } from '../../src/sandbox/components/route53-guard.js'
+import { accessEntriesFrom, startEksAuthenticator } from '../../src/sandbox/components/eks-authenticator.js'
+import { loadConfig } from '../../src/config/environments.js'
+import { REPO } from '../helpers/cli.js'
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { startNodeSimulator, type NodeSimulator } from '../harness/node-simulator.js'
 import { startPostgres, type TestPostgres } from '../harness/postgres.js'
 import { startPrometheus, type TestPrometheus } from '../harness/prometheus.js'
@@ -129,6 +133,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     log(`stopped in ${((Date.now() - t1) / 1000).toFixed(1)}s`)
   }
 
+  // The API server authenticates IAM identities as EKS does: a TokenReview webhook that checks
+  // the k8s-aws-v1 token against moto's STS and the access entries of the sandbox environment's
+  // eks_access_entries in autolytiq.yaml (issue #16 item 4). It learns moto's address once up.
+  const authn = await startEksAuthenticator({
+    cluster: 'autolytiq-sandbox',
+    entries: () => accessEntriesFrom(loadConfig(REPO).environments.sandbox?.terraformVars ?? {}),
+  })
+  stops.push(authn.stop)
+
   // Everything starts in parallel; the control plane dominates (about 10 s on 2 cores).
   const starts: Promise<unknown>[] = []
   if (!skip.has('moto')) {
@@ -140,13 +153,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
         // refuses are refused (src/sandbox/components/route53-guard.ts); all else passes through.
         guard = await startRoute53Guard({ upstream: moto.endpoint })
         stops.push(guard.stop)
+        // the cluster creator is whoever the harness' default credentials are (they "ran terraform")
+        const sts = new STSClient({ endpoint: guard.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
+        authn.setStsEndpoint(guard.endpoint, (await sts.send(new GetCallerIdentityCommand({}))).Arn)
+        sts.destroy()
       }),
     )
   }
   if (!skip.has('kube')) {
     starts.push(
       timed('kube', timings, async () => {
-        const k = await startKube()
+        const k = await startKube({ tokenWebhookUrl: authn.url })
         kube = k
         // the simulator goes down before the control plane it watches
         stops.push(async () => {

@@ -131,3 +131,12 @@ variable "backup_retention_days" {
   type    = number
   default = 7
 }
+
+variable "eks_access_entries" {
+  description = "IAM principals besides the cluster creator that may reach the cluster (EKS access entries); the sandbox's API server authenticator reads the same value from autolytiq.yaml."
+  type = map(object({
+    principal_arn = string
+    policy        = string
+  }))
+  default = {}
+}
