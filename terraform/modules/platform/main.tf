@@ -27,6 +27,8 @@ module "eks" {
     max     = var.eks_node_max_size
   }
   database_size = var.eks_database_node_size
+  # access.tf: the CD role and the configured on-call roles
+  access_entries = local.eks_access_entries
 }
 
 module "database" {
