@@ -2,6 +2,9 @@
 //   matrix      one entry per service in services/catalog.yaml: {service, repository}
 //   registries  the ECR registries of the environments this release deploys (autolytiq.yaml)
 //   regions     each of those environments' AWS region, by name
+//   accounts    each of those environments' AWS account id, by name (every job checks its identity is in it)
+//   roles       each environment's CD role (Terraform's autolytiq-cd-<env>), assumed through GitHub OIDC
+//   source      the one registry CI pushes to (the first environment's); ECR replicates to the others
 //   release     the tag, which must be the release autolytiq.yaml deploys in each environment
 // Usage: node .github/scripts/cd-plan.mjs <environment>...   (writes to $GITHUB_OUTPUT)
 import { appendFileSync, readFileSync } from 'node:fs'
@@ -25,6 +28,8 @@ if (matrix.length === 0) fail('services/catalog.yaml lists no services')
 const config = parse(readFileSync('autolytiq.yaml', 'utf8'))
 const registries = []
 const regions = {}
+const accounts = {}
+const roles = {}
 for (const name of environments) {
   const env = config?.environments?.[name]
   if (!env) fail(`autolytiq.yaml has no environment "${name}"`)
@@ -32,11 +37,27 @@ for (const name of environments) {
   if (env.release !== tag)
     fail(`tag ${tag} is not the release of ${name} in autolytiq.yaml (${env.release}); set release: ${tag} there, commit, then tag that commit`)
   regions[name] = env.region
+  accounts[name] = env.accountId
+  roles[name] = `arn:aws:iam::${env.accountId}:role/autolytiq-cd-${name}`
+  // the CD role trusts one repository (terraformVars.github_repository): say so here, not as an
+  // opaque "Not authorized to perform sts:AssumeRoleWithWebIdentity" later
+  const trusted = env.terraformVars?.github_repository
+  const repo = process.env.GITHUB_REPOSITORY
+  if (trusted && repo && trusted !== repo)
+    fail(`the CD role of ${name} trusts ${trusted} (autolytiq.yaml terraformVars.github_repository), not ${repo}: set it to ${repo} and apply terraform`)
   const registry = `${env.accountId}.dkr.ecr.${env.region}.amazonaws.com`
   if (!registries.some((r) => r.registry === registry)) registries.push({ registry, accountId: env.accountId, region: env.region })
 }
 
-const outputs = { matrix: JSON.stringify(matrix), registries: JSON.stringify(registries), regions: JSON.stringify(regions), release: tag }
+const outputs = {
+  matrix: JSON.stringify(matrix),
+  registries: JSON.stringify(registries),
+  source: JSON.stringify(registries[0]),
+  regions: JSON.stringify(regions),
+  accounts: JSON.stringify(accounts),
+  roles: JSON.stringify(roles),
+  release: tag,
+}
 const lines = Object.entries(outputs).map(([k, v]) => `${k}=${v}\n`)
 if (process.env.GITHUB_OUTPUT) appendFileSync(process.env.GITHUB_OUTPUT, lines.join(''))
 process.stdout.write(lines.join(''))

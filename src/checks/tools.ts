@@ -11,7 +11,11 @@ export interface ToolSpec {
   why: string
 }
 
-/** Phase 1.2 of the plan, reconciled: eksctl and the aws CLI are not needed (the SDK does their work). */
+/**
+ * Phase 1.2 of the plan, reconciled: eksctl and the aws CLI are not needed — the SDK does their
+ * work, and the EKS token is minted in-process (kubectl and helm get it from `autolytiq kube-token`
+ * through the kubeconfig kube.config writes; the kube.credentials check proves that entry runs).
+ */
 export const TOOLS: Record<string, ToolSpec> = {
   terraform: { bins: ['terraform', 'tofu'], args: ['version'], min: '1.5.0', required: true, why: 'infrastructure (phase 2)' },
   kubectl: { bins: ['kubectl'], args: ['version', '--client'], min: '1.28.0', required: true, why: 'kustomize build (phase 5)' },

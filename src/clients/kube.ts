@@ -1,11 +1,49 @@
 import type * as k8s from '@kubernetes/client-node'
 import { ExternalError, UserError } from '../engine/errors.js'
 import { apiStatus } from '../k8s/api.js'
+import type { EksToken } from './eks-token.js'
 
 export interface KubeSettings {
   /** kubeconfig path; default the usual KUBECONFIG / ~/.kube/config */
   kubeconfig?: string
   context?: string
+  /**
+   * The EKS token of this environment's cluster, made in-process (src/clients/eks-token.ts).
+   * When the context's user is an EKS token exec entry (`autolytiq kube-token` as kube.config
+   * writes it, or `aws eks get-token`), autolytiq's own calls use this instead of running the
+   * command: no aws CLI needed, and no child process per token.
+   */
+  eksToken?: () => Promise<EksToken>
+  /** With eksToken: the caller's IAM principal and the names for a 401's next step. */
+  eks?: { whoami: () => Promise<string>; cluster: string; envName: string }
+}
+
+/** A kubeconfig user whose exec entry only mints an EKS token: autolytiq can mint it itself. */
+export function isEksTokenExec(user: { exec?: { command?: string; args?: string[] } } | null | undefined): boolean {
+  const exec = user?.exec
+  if (!exec?.command) return false
+  const args = exec.args ?? []
+  return args.includes('kube-token') || (/(^|\/)aws(\.exe)?$/.test(exec.command) && args.includes('get-token'))
+}
+
+/**
+ * client-node authenticator for the in-process EKS token: a fresh token when the cached one has
+ * under a minute left (EKS tokens live 15 minutes; a deploy and its watches can outlive one).
+ */
+class EksTokenAuth {
+  private cached?: EksToken
+  constructor(
+    private readonly userName: string,
+    private readonly mint: () => Promise<EksToken>,
+  ) {}
+  isAuthProvider(user: { name: string; exec?: unknown }): boolean {
+    return user.name === this.userName && !user.exec
+  }
+  async applyAuthentication(_user: unknown, opts: { headers?: Record<string, unknown> }): Promise<void> {
+    if (!this.cached || this.cached.expiresAt.getTime() - Date.now() < 60_000) this.cached = await this.mint()
+    opts.headers ??= {}
+    opts.headers.Authorization = `Bearer ${this.cached.token}`
+  }
 }
 
 /**
@@ -14,6 +52,8 @@ export interface KubeSettings {
  */
 export class KubeClients {
   private loaded?: { lib: typeof k8s; kc: k8s.KubeConfig }
+  /** True once the current user authenticates with the in-process EKS token. */
+  private usesEksToken = false
 
   constructor(readonly settings: KubeSettings) {}
 
@@ -44,6 +84,13 @@ export class KubeClients {
       kc.setCurrentContext(this.settings.context)
     }
     if (!kc.getCurrentCluster()) throw new UserError('kubeconfig has no current cluster', 'run `autolytiq deploy --only kube.config`')
+    const user = kc.getCurrentUser()
+    if (this.settings.eksToken && user && isEksTokenExec(user)) {
+      // the same user without its exec entry, authenticated by the in-process token instead
+      kc.users = kc.users.map((u) => (u.name === user.name ? { name: u.name } : u))
+      kc.addAuthenticator(new EksTokenAuth(user.name, this.settings.eksToken))
+      this.usesEksToken = true
+    }
     this.loaded = { lib, kc }
     return this.loaded
   }
@@ -77,6 +124,8 @@ export class KubeClients {
   private translated<T extends object>(api: T, kc: k8s.KubeConfig): T {
     const server = kc.getCurrentCluster()?.server ?? '(no server)'
     const where = this.settings.kubeconfig ?? 'your kubeconfig'
+    const explain = async (err: unknown): Promise<unknown> =>
+      this.usesEksToken && this.settings.eks && apiStatus(err) === 401 ? noAccessEntry(this.settings.eks, server) : translateKubeError(err, server, where)
     return new Proxy(api, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver)
@@ -84,8 +133,8 @@ export class KubeClients {
         return (...args: unknown[]) => {
           const r: unknown = value.apply(target, args)
           if (r && typeof (r as Promise<unknown>).then === 'function')
-            return (r as Promise<unknown>).catch((err: unknown) => {
-              throw translateKubeError(err, server, where)
+            return (r as Promise<unknown>).catch(async (err: unknown) => {
+              throw await explain(err)
             })
           return r
         }
@@ -97,6 +146,23 @@ export class KubeClients {
     const { lib, kc } = await this.load()
     return new lib.Watch(kc)
   }
+}
+
+/**
+ * A 401 to a valid EKS token means the cluster has no access entry for the caller (only the
+ * identity that ran `terraform apply` gets one by itself): name the principal and how to add it.
+ */
+async function noAccessEntry(eks: NonNullable<KubeSettings['eks']>, server: string): Promise<UserError> {
+  let arn = '(your AWS identity)'
+  try {
+    arn = await eks.whoami()
+  } catch {
+    // the STS call failing too: keep the generic wording
+  }
+  return new UserError(
+    `the EKS cluster ${eks.cluster} at ${server} does not accept ${arn} (401 Unauthorized): it has no access entry for that IAM principal; nothing was changed`,
+    `add it to eks_access_entries under environments.${eks.envName}.terraformVars in autolytiq.yaml and apply it (\`autolytiq deploy --env ${eks.envName} --only terraform.plan --only terraform.apply\`, run by an identity the cluster accepts), or have a cluster admin run \`aws eks create-access-entry --cluster-name ${eks.cluster} --principal-arn ${arn}\` and \`aws eks associate-access-policy\``,
+  )
 }
 
 const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN']

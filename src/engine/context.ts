@@ -113,12 +113,26 @@ export function awsSettings(env: Environment): AwsSettings {
 
 export function buildClients(info: ProjectInfo): Clients {
   const { env, envName } = info
+  const aws = new AwsClients(awsSettings(env))
   return {
-    aws: new AwsClients(awsSettings(env)),
-    kube: new KubeClients({ kubeconfig: env.kubeconfig ?? process.env.KUBECONFIG, context: env.sandbox ? undefined : `autolytiq-${envName}` }),
+    aws,
+    kube: new KubeClients({
+      kubeconfig: env.kubeconfig ?? process.env.KUBECONFIG,
+      context: env.sandbox ? undefined : `autolytiq-${envName}`,
+      // the EKS token in-process, signed like every other AWS call (no aws CLI)
+      eksToken: async () => (await import('../clients/eks-token.js')).eksToken(aws, env.eksCluster),
+      eks: { whoami: () => eksPrincipal(aws), cluster: env.eksCluster, envName },
+    }),
     http: new HttpClient({ dnsServers: env.dnsServers, caFile: env.caFile }),
     exec,
   }
+}
+
+/** The IAM principal EKS maps the caller to (an assumed role's session -> the role). */
+async function eksPrincipal(aws: AwsClients): Promise<string> {
+  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts')
+  const { principalArn } = await import('../clients/eks-token.js')
+  return principalArn((await (await aws.sts()).send(new GetCallerIdentityCommand({}))).Arn ?? '(unknown)')
 }
 
 export function defaultKubeconfig(): string {

@@ -7,6 +7,11 @@ function awsErrorName(err: unknown): string {
   return (err as { name?: string; Code?: string })?.name ?? (err as { Code?: string })?.Code ?? ''
 }
 
+interface SseHeaders {
+  ServerSideEncryption: 'AES256' | 'aws:kms' | 'aws:kms:dsse'
+  SSEKMSKeyId?: string
+}
+
 export function notBootstrapped(what: string, env: string): UserError {
   return new UserError(
     `${what} of environment "${env}" does not exist yet: the shared state backend is created by the state-backend step`,
@@ -21,6 +26,7 @@ export function notBootstrapped(what: string, env: string): UserError {
  */
 export class S3StateBackend implements StateBackend {
   readonly location: string
+  private encryption?: Promise<SseHeaders>
 
   constructor(
     private readonly aws: AwsClients,
@@ -48,11 +54,34 @@ export class S3StateBackend implements StateBackend {
     const { PutObjectCommand } = await import('@aws-sdk/client-s3')
     const s3 = await this.aws.s3()
     try {
-      await s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: text, ContentType: 'application/json', ServerSideEncryption: 'AES256' }))
+      await s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: text, ContentType: 'application/json', ...(await this.sse()) }))
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchBucket') throw notBootstrapped(`state bucket ${this.bucket}`, this.env)
       throw err
     }
+  }
+
+  /**
+   * The encryption headers of the bucket's own default. Writes used to force AES256, which a
+   * bucket policy requiring SSE-KMS (aws:kms with the organisation's key) denies; sending the
+   * bucket's default satisfies both that policy and one that merely requires a header.
+   */
+  private sse(): Promise<SseHeaders> {
+    this.encryption ??= (async (): Promise<SseHeaders> => {
+      const { GetBucketEncryptionCommand } = await import('@aws-sdk/client-s3')
+      try {
+        const r = await (await this.aws.s3()).send(new GetBucketEncryptionCommand({ Bucket: this.bucket }))
+        const rule = r.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault
+        if (rule?.SSEAlgorithm === 'aws:kms' || rule?.SSEAlgorithm === 'aws:kms:dsse')
+          return { ServerSideEncryption: rule.SSEAlgorithm, ...(rule.KMSMasterKeyID ? { SSEKMSKeyId: rule.KMSMasterKeyID } : {}) }
+      } catch (err) {
+        if (awsErrorName(err) === 'NoSuchBucket') throw notBootstrapped(`state bucket ${this.bucket}`, this.env)
+        // no configuration readable: S3's own default (SSE-S3) applies
+      }
+      return { ServerSideEncryption: 'AES256' }
+    })()
+    this.encryption.catch(() => (this.encryption = undefined))
+    return this.encryption
   }
 
   /** Keeps a copy next to the object (the bucket's versions keep every earlier one too). */
@@ -66,7 +95,7 @@ export class S3StateBackend implements StateBackend {
         Bucket: this.bucket,
         Key: `${this.key}.reset-${Date.now()}.bak`,
         CopySource: `${this.bucket}/${encodeURIComponent(this.key).replace(/%2F/g, '/')}`,
-        ServerSideEncryption: 'AES256',
+        ...(await this.sse()),
       }),
     )
     await s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key }))

@@ -80,7 +80,7 @@ async function plan(ctx: Context): Promise<InfraPlan> {
 /**
  * `autolytiq rollback infra --state-version ID`: the plan's "Full Infrastructure Rollback" done
  * safely. Lists the S3 versions of the Terraform state, makes the chosen one current after a
- * typed confirmation (a copy onto the same key, under Terraform's own state lock, digest updated),
+ * typed confirmation (a copy onto the same key, under Terraform's own state lock file),
  * shows what `terraform plan` would then change, and applies only after a second confirmation.
  */
 export async function rollbackInfra(req: InfraRollbackRequest): Promise<InfraRollbackResult> {
@@ -105,9 +105,10 @@ export async function rollbackInfra(req: InfraRollbackRequest): Promise<InfraRol
     ...(alreadyCurrent
       ? []
       : [
-          `dynamodb PutItem ${ctx.env.terraformState.lockTable} LockID=${bucket}/${key} (Terraform's state lock, if free)`,
+          `s3 PutObject s3://${bucket}/${key}.tflock If-None-Match: * (Terraform's state lock file, if free)`,
           `s3 CopyObject s3://${bucket}/${key} <- versionId ${chosen.versionId}`,
-          `dynamodb PutItem ${ctx.env.terraformState.lockTable} LockID=${bucket}/${key}-md5 Digest=<md5 of the restored state>`,
+          `dynamodb PutItem ${ctx.env.terraformState.lockTable} LockID=${bucket}/${key}-md5 Digest=<md5 of the restored state> (only if a legacy dynamodb_table digest item exists)`,
+          `s3 DeleteObject s3://${bucket}/${key}.tflock`,
         ]),
     commandLine(ctx, initArgs(ctx)),
     commandLine(ctx, planArgs(ctx)),

@@ -45,21 +45,29 @@ export function describeVersion(v: StateVersion): string {
   return `${v.versionId}  ${v.lastModified ?? '?'}  ${v.deleteMarker ? '(delete marker)' : `${v.size ?? '?'} bytes`}${v.latest ? '  (current)' : ''}`
 }
 
-/** Terraform's S3 backend lock item (DynamoDB `LockID` = "<bucket>/<key>") and its state digest item ("<bucket>/<key>-md5"). */
+/** Terraform's state path, as its lock info and the legacy digest item name it ("<bucket>/<key>"). */
 const lockId = (ctx: Context): string => `${ctx.env.terraformState.bucket}/${ctx.env.terraformState.key}`
+
+/** The S3 backend's lock file (use_lockfile): `<key>.tflock` beside the state object. */
+const lockKey = (ctx: Context): string => `${ctx.env.terraformState.key}.tflock`
+
+const awsName = (err: unknown): string => (err as { name?: string })?.name ?? ''
 
 /**
  * Takes Terraform's own state lock while the state object is swapped, in Terraform's format, so a
  * concurrent `terraform apply` waits or fails instead of writing over the restore. Refuses when
- * someone holds it.
+ * someone holds it. With use_lockfile (what terraform.init configures; Terraform 1.11 deprecates
+ * the DynamoDB lock) the lock is the object `<key>.tflock`, created only if absent (If-None-Match),
+ * exactly as Terraform creates it — seen against moto: a lock file held this way makes the real
+ * terraform 1.11 fail with "Error acquiring the state lock".
  */
 export async function withTerraformLock<T>(ctx: Context, operation: string, fn: () => Promise<T>): Promise<T> {
-  const { PutItemCommand, DeleteItemCommand, GetItemCommand } = await import('@aws-sdk/client-dynamodb')
-  const ddb = await ctx.clients.aws.dynamodb()
-  const TableName = ctx.env.terraformState.lockTable
-  const id = randomUUID()
+  const { PutObjectCommand, GetObjectCommand, DeleteObjectCommand } = await import('@aws-sdk/client-s3')
+  const s3 = await ctx.clients.aws.s3()
+  const Bucket = ctx.env.terraformState.bucket
+  const Key = lockKey(ctx)
   const info = {
-    ID: id,
+    ID: randomUUID(),
     Operation: operation,
     Info: '',
     Who: `${userInfo().username}@${hostname()}`,
@@ -68,19 +76,13 @@ export async function withTerraformLock<T>(ctx: Context, operation: string, fn: 
     Path: lockId(ctx),
   }
   try {
-    await ddb.send(
-      new PutItemCommand({
-        TableName,
-        Item: { LockID: { S: lockId(ctx) }, Info: { S: JSON.stringify(info) } },
-        ConditionExpression: 'attribute_not_exists(LockID)',
-      }),
-    )
+    await s3.send(new PutObjectCommand({ Bucket, Key, Body: JSON.stringify(info), ContentType: 'application/json', IfNoneMatch: '*' }))
   } catch (err) {
-    if ((err as Error).name !== 'ConditionalCheckFailedException') throw err
-    const held = await ddb.send(new GetItemCommand({ TableName, Key: { LockID: { S: lockId(ctx) } } }))
+    if (awsName(err) !== 'PreconditionFailed' && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 412) throw err
     let who = 'someone'
     try {
-      const i = JSON.parse(held.Item?.Info?.S ?? '{}') as { Who?: string; Operation?: string; Created?: string }
+      const held = await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToString()
+      const i = JSON.parse(held) as { Who?: string; Operation?: string; Created?: string }
       who = `${i.Who ?? 'someone'} (${i.Operation ?? 'terraform'}, since ${i.Created ?? '?'})`
     } catch {
       // an unreadable lock is still a lock
@@ -93,22 +95,21 @@ export async function withTerraformLock<T>(ctx: Context, operation: string, fn: 
   try {
     return await fn()
   } finally {
-    await ddb.send(
-      new DeleteItemCommand({
-        TableName,
-        Key: { LockID: { S: lockId(ctx) } },
-        ConditionExpression: 'contains(Info, :id)',
-        ExpressionAttributeValues: { ':id': { S: id } },
-      }),
+    // only our own lock: the ID inside must still be ours
+    const now = await s3.send(new GetObjectCommand({ Bucket, Key })).then(
+      (r) => r.Body!.transformToString(),
+      () => '',
     )
+    if (now.includes(info.ID)) await s3.send(new DeleteObjectCommand({ Bucket, Key }))
   }
 }
 
 /**
  * Makes `versionId` the current version of the state object: a copy of it onto the same key (S3
- * keeps every version, so this is itself undoable). Terraform's S3 backend checks the object
- * against an MD5 digest it keeps in the lock table; the digest is updated to the restored content,
- * or the next `terraform plan` would refuse the state.
+ * keeps every version, so this is itself undoable). With use_lockfile Terraform keeps no digest;
+ * a backend that was once initialised with dynamodb_table left an MD5 digest item in the lock
+ * table, and that item, if present, is updated to the restored content so that a terraform still
+ * configured with the table does not refuse the state.
  */
 export async function makeCurrent(ctx: Context, versionId: string): Promise<string | undefined> {
   const { CopyObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3')
@@ -126,7 +127,11 @@ async function updateDigest(ctx: Context, digest: string): Promise<void> {
   const ddb = await ctx.clients.aws.dynamodb()
   const TableName = ctx.env.terraformState.lockTable
   const Key = { LockID: { S: `${lockId(ctx)}-md5` } }
-  // No digest item: this backend (or Terraform version) does not keep one; nothing to agree with.
-  if (!(await ddb.send(new GetItemCommand({ TableName, Key }))).Item) return
+  // No digest item (use_lockfile keeps none) or no table: nothing to agree with.
+  const item = await ddb.send(new GetItemCommand({ TableName, Key })).catch((err: unknown) => {
+    if (awsName(err) === 'ResourceNotFoundException') return undefined
+    throw err
+  })
+  if (!item?.Item) return
   await ddb.send(new PutItemCommand({ TableName, Item: { ...Key, Digest: { S: digest } } }))
 }

@@ -11,6 +11,9 @@ import { startAlertmanager } from './components/alertmanager.js'
 import { startDnsServer } from './components/dns.js'
 import { KUBE_CONTROLLERS, startKube } from './components/kube.js'
 import { awsConfigFor, startMoto } from './components/moto.js'
+import { startRoute53Guard } from './components/route53-guard.js'
+import { accessEntriesFrom, startEksAuthenticator } from './components/eks-authenticator.js'
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { startNodeSimulator } from './components/node-simulator.js'
 import { freePort } from './components/ports.js'
 import { startPostgres } from './components/postgres.js'
@@ -88,13 +91,29 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     // moto issues a DNS-validated certificate after this many seconds (its default is 60)
     process.env.MOTO_ACM_VALIDATION_WAIT ??= '5'
 
+    // The API server authenticates IAM identities as EKS does (k8s-aws-v1 tokens checked against
+    // moto's STS, then the access entries of this environment's eks_access_entries); it learns
+    // moto's address once moto is up.
+    const authn = await startEksAuthenticator({ cluster: o.env.eksCluster, entries: () => accessEntriesFrom(o.env.terraformVars), log: o.log })
+    stops.push({ name: 'eks authenticator', stop: authn.stop })
+    components.push({ name: 'eks-authenticator', port: authn.port, url: authn.url })
+
     // --- the servers, in parallel ---
     const [moto, cluster, postgres, redis, alerting] = await Promise.all([
       timed('moto (AWS APIs)', async () => {
         const m = await startMoto()
         stops.push({ name: 'moto', stop: m.stop })
         components.push({ name: 'moto', port: m.port, url: m.endpoint })
-        return m
+        // autolytiq reaches moto through the Route 53 checking layer, so a change batch real
+        // Route 53 refuses fails here too (moto alone accepts it)
+        const guard = await startRoute53Guard({ upstream: m.endpoint, log: o.log })
+        stops.push({ name: 'route53 guard', stop: guard.stop })
+        components.push({ name: 'route53-guard', port: guard.port, url: guard.endpoint })
+        // the sandbox's own credentials stand for the identity that ran `terraform apply`
+        const sts = new STSClient(awsConfigFor(guard.endpoint))
+        authn.setStsEndpoint(guard.endpoint, (await sts.send(new GetCallerIdentityCommand({}))).Arn)
+        sts.destroy()
+        return { ...m, endpoint: guard.endpoint, motoEndpoint: m.endpoint }
       }),
       timed(o.kubeconfig ? `Kubernetes (${o.kubeconfig})` : 'Kubernetes control plane', async () => {
         if (o.kubeconfig) {
@@ -103,7 +122,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
           return { kubeconfigPath: o.kubeconfig, kc, builtin: false }
         }
         // the disruption controller evaluates the PodDisruptionBudgets verify looks at
-        const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'] })
+        const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'], tokenWebhookUrl: authn.url })
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
         const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig() })

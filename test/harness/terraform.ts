@@ -16,6 +16,8 @@ export interface TerraformBackend {
   region: string
   /** moto endpoint the backend talks to */
   endpoint: string
+  /** Terraform's state lock: the S3 lock file (use_lockfile, what autolytiq configures) or the deprecated DynamoDB table. */
+  lock: 'lockfile' | 'dynamodb'
 }
 
 /**
@@ -24,7 +26,7 @@ export interface TerraformBackend {
  */
 export async function createStateBackend(
   motoEndpoint: string,
-  opts: { bucket?: string; key?: string; dynamodbTable?: string } = {},
+  opts: { bucket?: string; key?: string; dynamodbTable?: string; lock?: TerraformBackend['lock'] } = {},
 ): Promise<TerraformBackend> {
   const suffix = Math.random().toString(36).slice(2, 8)
   const backend: TerraformBackend = {
@@ -33,6 +35,7 @@ export async function createStateBackend(
     dynamodbTable: opts.dynamodbTable ?? `autolytiq-tflock-${suffix}`,
     region: MOTO_REGION,
     endpoint: motoEndpoint,
+    lock: opts.lock ?? 'dynamodb',
   }
   const cfg = awsConfigFor(motoEndpoint)
   const s3 = new S3Client(cfg)
@@ -63,8 +66,9 @@ export function backendConfigArgs(b: TerraformBackend): string[] {
     `-backend-config=bucket=${b.bucket}`,
     `-backend-config=key=${b.key}`,
     `-backend-config=region=${b.region}`,
-    `-backend-config=dynamodb_table=${b.dynamodbTable}`,
-    `-backend-config=endpoints={s3="${e}",dynamodb="${e}",sts="${e}"}`,
+    ...(b.lock === 'lockfile'
+      ? ['-backend-config=use_lockfile=true', `-backend-config=endpoints={s3="${e}",sts="${e}"}`]
+      : [`-backend-config=dynamodb_table=${b.dynamodbTable}`, `-backend-config=endpoints={s3="${e}",dynamodb="${e}",sts="${e}"}`]),
     '-backend-config=use_path_style=true',
     '-backend-config=skip_credentials_validation=true',
     '-backend-config=skip_requesting_account_id=true',

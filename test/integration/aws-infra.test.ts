@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks'
 import { parse, stringify } from 'yaml'
 import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest'
-import { runCli } from '../helpers/cli.js'
+import { REPO, runCli } from '../helpers/cli.js'
 import { seedAws } from '../../src/sandbox/seed.js'
 import { awsProject, describeCalls, outcome, runInProcess, type AwsProject, type SdkConfig } from './aws-project.js'
 
@@ -91,10 +91,12 @@ describe.skipIf(!aws)('infra.status and kube.config', () => {
       name: 'autolytiq-rehearsal',
       cluster: { server: cluster.endpoint, 'certificate-authority-data': cluster.certificateAuthority!.data },
     })
-    expect(written.users[1].user.exec).toMatchObject({
+    // autolytiq's own token command (no aws CLI), run by absolute path from any folder
+    expect(written.users[1].user.exec).toEqual({
       apiVersion: 'client.authentication.k8s.io/v1beta1',
-      command: 'aws',
-      args: ['--region', 'us-east-1', 'eks', 'get-token', '--cluster-name', 'autolytiq-rehearsal', '--output', 'json'],
+      command: process.execPath,
+      args: [join(REPO, 'bin', 'run.js'), 'kube-token', '--env', 'rehearsal'],
+      env: [{ name: 'AUTOLYTIQ_ROOT', value: p.root }],
     })
 
     const second = await runInProcess(p, ['kube.config'])

@@ -135,12 +135,13 @@ else console.log('{}')
     )
     chmodSync(join(bin, 'gh'), 0o755)
     const accessKey = ['AKIA', 'FAKEFORTEST12345'].join('') // assembled at run time: no key-shaped literal in the repo
-    const secretKey = 'fake/Secret+Key-for-the-stand-in-gh-0123'
+    const secretKey = 'https://hooks.example.test/services/fake-webhook-for-the-stand-in-gh-0123'
     const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'github.setup', '--yes', '--json'], {
       ...p.cliEnv,
       PATH: `${bin}:${process.env.PATH}`,
+      // given, but no longer wanted: CD assumes its role through GitHub OIDC (issue #16 item 5)
       AUTOLYTIQ_GITHUB_AWS_ACCESS_KEY_ID: accessKey,
-      AUTOLYTIQ_GITHUB_AWS_SECRET_ACCESS_KEY: secretKey,
+      AUTOLYTIQ_GITHUB_SLACK_WEBHOOK_URL: secretKey,
     })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const calls = readFileSync(logFile, 'utf8')
@@ -148,11 +149,8 @@ else console.log('{}')
       .split('\n')
       .map((l) => JSON.parse(l) as { args: string[]; input: string })
     const sets = calls.filter((c) => c.args[0] === 'secret' && c.args[1] === 'set')
-    expect(sets.map((c) => [c.args[2], c.input])).toEqual([
-      ['AWS_ACCESS_KEY_ID', accessKey],
-      ['AWS_SECRET_ACCESS_KEY', secretKey],
-      ['AWS_ACCOUNT_ID', p.account.accountId],
-    ])
+    expect(sets.map((c) => [c.args[2], c.input])).toEqual([['SLACK_WEBHOOK_URL', secretKey]])
+    for (const c of calls) expect(c.args.join(' ') + c.input).not.toContain(accessKey)
     for (const c of calls) expect(c.args.join(' ')).not.toContain(secretKey)
     const envPuts = calls.filter((c) => c.args[1] === '-X' && c.args[2] === 'PUT')
     expect(envPuts.map((c) => c.args[3])).toEqual(['repos/acme/desk-studio/environments/staging', 'repos/acme/desk-studio/environments/prod'])

@@ -1,14 +1,13 @@
 /**
  * `autolytiq rollback infra --state-version` with the real terraform binary and its S3 backend
- * (state bucket with versioning and DynamoDB lock table in moto). The fixture is applied twice, so
+ * (state bucket with versioning in moto, Terraform's S3 lock file: use_lockfile). The fixture is applied twice, so
  * the state object has two versions that differ by one resource.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createHash } from 'node:crypto'
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
-import { GetObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3'
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { awsConfigFor } from '../harness/moto.js'
 import { createStateBackend, createTerraformWorkspace, type TerraformBackend, type TerraformWorkspace } from '../harness/terraform.js'
 import { runCli, REPO } from '../helpers/cli.js'
@@ -43,7 +42,8 @@ const cli = (...args: string[]) => runCli(['rollback', 'infra', '--env', ENV, ..
 
 async function versions(): Promise<{ id: string; latest: boolean }[]> {
   const r = await s3.send(new ListObjectVersionsCommand({ Bucket: backend.bucket, Prefix: backend.key }))
-  return (r.Versions ?? []).map((v) => ({ id: v.VersionId!, latest: Boolean(v.IsLatest) }))
+  // the exact key: Terraform's lock file `<key>.tflock` shares the prefix
+  return (r.Versions ?? []).filter((v) => v.Key === backend.key).map((v) => ({ id: v.VersionId!, latest: Boolean(v.IsLatest) }))
 }
 
 async function body(versionId?: string): Promise<string> {
@@ -56,7 +56,8 @@ const resources = (state: string): string[] =>
 describe.skipIf(!aws)('rollback infra: S3 state versions with the real terraform', () => {
   beforeAll(async () => {
     s3 = new S3Client(awsConfigFor(aws!.endpoint))
-    backend = await createStateBackend(aws!.endpoint, { key: 'infrastructure/terraform.tfstate' })
+    // use_lockfile, as terraform.init configures it (Terraform 1.11 deprecates dynamodb_table)
+    backend = await createStateBackend(aws!.endpoint, { key: 'infrastructure/terraform.tfstate', lock: 'lockfile' })
     ws = await createTerraformWorkspace({ backend, configDir: FIXTURE })
     await ws.init()
     await ws.apply(await ws.plan({ with_feature: 'false' }))
@@ -116,15 +117,14 @@ describe.skipIf(!aws)('rollback infra: S3 state versions with the real terraform
     expect(now).toHaveLength(3)
     expect(now.find((v) => v.latest)!.id).toBe(out.currentVersion)
     expect(await body()).toBe(await body(versionWithout))
-    // The S3 backend's MD5 digest in the lock table follows the restored content...
+    // With use_lockfile terraform 1.11 keeps no MD5 digest item (verified here with the real binary),
+    // and the restore wrote none...
     const ddb = new DynamoDBClient(awsConfigFor(aws!.endpoint))
     const digest = await ddb.send(new GetItemCommand({ TableName: backend.dynamodbTable, Key: { LockID: { S: `${backend.bucket}/${backend.key}-md5` } } }))
     ddb.destroy()
-    expect(digest.Item?.Digest?.S).toBe(
-      createHash('md5')
-        .update(await body())
-        .digest('hex'),
-    )
+    expect(digest.Item).toBeUndefined()
+    // ...and released its lock file...
+    await expect(s3.send(new GetObjectCommand({ Bucket: backend.bucket, Key: `${backend.key}.tflock` }))).rejects.toMatchObject({ name: 'NoSuchKey' })
     // ...so another terraform (the harness workspace) reads the restored state without complaint.
     expect((await ws.run(['state', 'list'])).stdout.trim().split('\n')).toEqual(['terraform_data.release'])
 
@@ -156,19 +156,26 @@ describe.skipIf(!aws)('rollback infra: S3 state versions with the real terraform
     expect(await versions()).toHaveLength(4)
   })
 
-  it("refuses while someone holds Terraform's state lock (exit 3), changing nothing", async () => {
-    const ddb = new DynamoDBClient(awsConfigFor(aws!.endpoint))
-    const LockID = { S: `${backend.bucket}/${backend.key}` }
-    const info = { ID: 'x', Operation: 'OperationTypeApply', Who: 'bob@ci-runner', Version: '1.11.0', Created: new Date().toISOString(), Path: LockID.S }
-    await ddb.send(new PutItemCommand({ TableName: backend.dynamodbTable, Item: { LockID, Info: { S: JSON.stringify(info) } } }))
+  it("refuses while someone holds Terraform's state lock file (exit 3), changing nothing; the real terraform honours autolytiq's", async () => {
+    const Key = `${backend.key}.tflock`
+    const info = {
+      ID: 'x',
+      Operation: 'OperationTypeApply',
+      Who: 'bob@ci-runner',
+      Version: '1.11.0',
+      Created: new Date().toISOString(),
+      Path: `${backend.bucket}/${backend.key}`,
+    }
+    await s3.send(new PutObjectCommand({ Bucket: backend.bucket, Key, Body: JSON.stringify(info) }))
     try {
       const r = await cli('--state-version', versionWithout, '--yes')
       expect(r.code).toBe(3)
       expect(r.stderr).toContain('locked by bob@ci-runner')
       expect(await versions()).toHaveLength(4)
+      // the lock file is Terraform's own: terraform itself waits on it and gives up
+      await expect(ws.run(['plan', '-input=false', '-no-color', '-lock-timeout=1s'])).rejects.toThrow(/Error acquiring the state lock/)
     } finally {
-      await ddb.send(new DeleteItemCommand({ TableName: backend.dynamodbTable, Key: { LockID } }))
-      ddb.destroy()
+      await s3.send(new DeleteObjectCommand({ Bucket: backend.bucket, Key }))
     }
   })
 })

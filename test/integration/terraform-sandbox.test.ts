@@ -101,8 +101,10 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     const report = JSON.parse(r.stdout) as Report
     const init = report.steps.find((s) => s.id === 'terraform.init')!.plan!.join('\n')
     expect(init).toContain(`-backend-config=bucket=${p.stateBucket}`)
-    expect(init).toContain(`-backend-config=dynamodb_table=${p.lockTable}`)
-    expect(init).toContain(`-backend-config=endpoints={s3="${endpoint}",dynamodb="${endpoint}",sts="${endpoint}"}`)
+    // Terraform 1.11: the S3 lock file, not the deprecated dynamodb_table
+    expect(init).toContain('-backend-config=use_lockfile=true')
+    expect(init).not.toContain('dynamodb_table')
+    expect(init).toContain(`-backend-config=endpoints={s3="${endpoint}",sts="${endpoint}"}`)
     expect(init).toContain('-backend-config=skip_credentials_validation=true')
     expect(report.steps.find((s) => s.id === 'terraform.plan')!.plan!.join('\n')).toMatch(
       /plan -input=false -no-color -detailed-exitcode .* -out=.*terraform.tfplan/,
@@ -138,10 +140,9 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
       ['terraform.init', 'changed'],
       ['terraform.plan', 'changed'],
     ])
-    expect(r.steps[0]!.detail).toBe(
-      `repaired drift: backend changed: s3 endpoint is ${endpoint}, want ${moved}; dynamodb endpoint is ${endpoint}, want ${moved}`,
-    )
+    expect(r.steps[0]!.detail).toBe(`repaired drift: backend changed: s3 endpoint is ${endpoint}, want ${moved}`)
     const saved = JSON.parse(readFileSync(join(p.home, 'work', 'sandbox', 'terraform', 'terraform.tfstate'), 'utf8'))
-    expect(saved.backend.config.endpoints).toMatchObject({ s3: moved, dynamodb: moved })
+    expect(saved.backend.config.endpoints).toMatchObject({ s3: moved })
+    expect(saved.backend.config).toMatchObject({ use_lockfile: true, dynamodb_table: null })
   })
 })

@@ -12,6 +12,11 @@ import type { TestProject } from 'vitest/node'
 import { startAlertmanager, type TestAlertmanager } from '../harness/alertmanager.js'
 import { startKube, type TestKube } from '../harness/kube.js'
 import { startMoto, MOTO_REGION, type Moto } from '../harness/moto.js'
+import { startRoute53Guard, type Route53Guard } from '../../src/sandbox/components/route53-guard.js'
+import { accessEntriesFrom, startEksAuthenticator } from '../../src/sandbox/components/eks-authenticator.js'
+import { loadConfig } from '../../src/config/environments.js'
+import { REPO } from '../helpers/cli.js'
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { startNodeSimulator, type NodeSimulator } from '../harness/node-simulator.js'
 import { startPostgres, type TestPostgres } from '../harness/postgres.js'
 import { startPrometheus, type TestPrometheus } from '../harness/prometheus.js'
@@ -20,7 +25,10 @@ import { helmPath } from '../harness/tools.js'
 import { startWebhookSink, type WebhookSink } from '../harness/webhook-sink.js'
 
 export interface ProvidedAws {
+  /** moto behind the Route 53 checking layer: what every test uses */
   endpoint: string
+  /** moto itself (to show what moto alone accepts) */
+  motoEndpoint: string
   region: string
   accessKeyId: string
   secretAccessKey: string
@@ -106,6 +114,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const env: Record<string, string> = {}
 
   let moto: Moto | undefined
+  let guard: Route53Guard | undefined
   let kube: TestKube | undefined
   let sim: NodeSimulator | undefined
   let postgres: TestPostgres | undefined
@@ -124,6 +133,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     log(`stopped in ${((Date.now() - t1) / 1000).toFixed(1)}s`)
   }
 
+  // The API server authenticates IAM identities as EKS does: a TokenReview webhook that checks
+  // the k8s-aws-v1 token against moto's STS and the access entries of the sandbox environment's
+  // eks_access_entries in autolytiq.yaml (issue #16 item 4). It learns moto's address once up.
+  const authn = await startEksAuthenticator({
+    cluster: 'autolytiq-sandbox',
+    entries: () => accessEntriesFrom(loadConfig(REPO).environments.sandbox?.terraformVars ?? {}),
+  })
+  stops.push(authn.stop)
+
   // Everything starts in parallel; the control plane dominates (about 10 s on 2 cores).
   const starts: Promise<unknown>[] = []
   if (!skip.has('moto')) {
@@ -131,13 +149,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
       timed('moto', timings, async () => {
         moto = await startMoto()
         stops.push(moto.stop)
+        // Tests reach moto through the Route 53 checking layer: change batches real Route 53
+        // refuses are refused (src/sandbox/components/route53-guard.ts); all else passes through.
+        guard = await startRoute53Guard({ upstream: moto.endpoint })
+        stops.push(guard.stop)
+        // the cluster creator is whoever the harness' default credentials are (they "ran terraform")
+        const sts = new STSClient({ endpoint: guard.endpoint, region: MOTO_REGION, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
+        authn.setStsEndpoint(guard.endpoint, (await sts.send(new GetCallerIdentityCommand({}))).Arn)
+        sts.destroy()
       }),
     )
   }
   if (!skip.has('kube')) {
     starts.push(
       timed('kube', timings, async () => {
-        const k = await startKube()
+        const k = await startKube({ tokenWebhookUrl: authn.url })
         kube = k
         // the simulator goes down before the control plane it watches
         stops.push(async () => {
@@ -192,8 +218,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`harness: ${failures.length} component(s) failed to start:\n${failures.map((f) => String(f.reason?.stack ?? f.reason)).join('\n\n')}`)
   }
 
-  if (moto) {
-    const aws = { endpoint: moto.endpoint, region: MOTO_REGION, accessKeyId: 'testing', secretAccessKey: 'testing' }
+  if (moto && guard) {
+    const aws = { endpoint: guard.endpoint, motoEndpoint: moto.endpoint, region: MOTO_REGION, accessKeyId: 'testing', secretAccessKey: 'testing' }
     project.provide('aws', aws)
     Object.assign(env, {
       AUTOLYTIQ_TEST_AWS_ENDPOINT: aws.endpoint,

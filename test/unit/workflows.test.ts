@@ -97,7 +97,7 @@ function actionlint(): string | undefined {
 }
 
 /** Runs the CD plan step's `run:` exactly as the workflow does, in a checkout, for a pushed tag. */
-function runPlanStep(cd: Workflow, tag: string): { code: number; outputs: Record<string, string>; stderr: string } {
+function runPlanStep(cd: Workflow, tag: string, extraEnv: Record<string, string> = {}): { code: number; outputs: Record<string, string>; stderr: string } {
   const plan = cd.jobs.plan!.steps.find((s) => s.id === 'plan')!
   const dir = mkdtempSync(join(tmpdir(), 'autolytiq-cd-plan-'))
   const outFile = join(dir, 'github-output')
@@ -105,7 +105,7 @@ function runPlanStep(cd: Workflow, tag: string): { code: number; outputs: Record
   try {
     const r = spawnSync('bash', ['-eo', 'pipefail', '-c', plan.run!], {
       cwd: REPO,
-      env: { ...process.env, GITHUB_REF_NAME: tag, GITHUB_OUTPUT: outFile },
+      env: { ...process.env, GITHUB_REF_NAME: tag, GITHUB_OUTPUT: outFile, ...extraEnv },
       encoding: 'utf8',
     })
     const outputs = Object.fromEntries(
@@ -220,11 +220,53 @@ describe('CD workflow', () => {
     await expect(checkCliCalls(typo)).rejects.toThrow(/--auto-rollbak/)
   })
 
-  it('holds no credentials: secrets come only from ${{ secrets.* }}', () => {
+  it('holds no credentials: secrets come only from ${{ secrets.* }}, and no AWS keys at all', () => {
     for (const file of ['ci.yml', 'cd.yml']) {
       const text = readFileSync(join(WORKFLOWS, file), 'utf8')
-      expect(text).not.toMatch(/AKIA[0-9A-Z]{16}|hooks\.slack\.com|xox[abp]-/)
-      for (const [, name] of text.matchAll(/secrets\.([A-Z_]+)/g)) expect(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SLACK_WEBHOOK_URL']).toContain(name)
+      expect(text).not.toMatch(/AKIA[0-9A-Z]{16}|hooks\.slack\.com|xox[abp]-|aws-access-key-id|aws-secret-access-key/)
+      for (const [, name] of text.matchAll(/secrets\.([A-Z_]+)/g)) expect(['SLACK_WEBHOOK_URL']).toContain(name)
     }
+  })
+
+  it('every AWS job assumes its environment role through GitHub OIDC and checks the account before anything else', () => {
+    // issue #16 item 5: one role per environment, no long-lived keys, identity checked first
+    expect(cd.permissions).toMatchObject({ 'id-token': 'write', contents: 'read' })
+    const r = runPlanStep(cd, release)
+    expect(r.code, r.stderr).toBe(0)
+    const roles = JSON.parse(r.outputs.roles!) as Record<string, string>
+    const accounts = JSON.parse(r.outputs.accounts!) as Record<string, string>
+    for (const env of ['staging', 'prod']) {
+      expect(roles[env]).toBe(`arn:aws:iam::${config.environments[env]!.accountId}:role/autolytiq-cd-${env}`)
+      expect(accounts[env]).toBe(config.environments[env]!.accountId)
+    }
+    const expectations: [string, string][] = [
+      ['images', 'staging'],
+      ['deploy-staging', 'staging'],
+      ['deploy-prod', 'prod'],
+    ]
+    for (const [name, env] of expectations) {
+      const j = cd.jobs[name]!
+      const i = j.steps.findIndex((s) => s.uses?.startsWith('aws-actions/configure-aws-credentials@'))
+      expect(j.steps[i]!.with?.['role-to-assume'], name).toBe(`\${{ fromJSON(needs.plan.outputs.roles).${env} }}`)
+      // the very next step compares the caller's account with the environment's
+      expect(j.steps[i + 1]!.run, name).toMatch(/aws sts get-caller-identity --query Account[\s\S]*exit 1/)
+    }
+    expect(cd.jobs['deploy-prod']!.environment).toBe('prod') // prod's role trusts only this environment's jobs
+  })
+
+  it('the plan step refuses a repository the CD roles do not trust', () => {
+    const r = runPlanStep(cd, release, { GITHUB_REPOSITORY: 'someone/fork' })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('the CD role of staging trusts')
+  })
+
+  it('images are built once for linux/amd64 and pushed once, to the source registry', () => {
+    const r = runPlanStep(cd, release)
+    const source = JSON.parse(r.outputs.source!) as { registry: string }
+    const staging = config.environments.staging!
+    expect(source.registry).toBe(`${staging.accountId}.dkr.ecr.${staging.region}.amazonaws.com`)
+    const build = cd.jobs.images!.steps.find((s) => s.run?.includes('docker build'))!
+    expect(build.run).toContain('--platform linux/amd64')
+    expect(build.run!.match(/docker push/g)).toHaveLength(1)
   })
 })

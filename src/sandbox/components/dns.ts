@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net'
 import { ListResourceRecordSetsCommand, Route53Client, type RRType } from '@aws-sdk/client-route-53'
 import type { AwsTestConfig } from './moto.js'
 
-export type DnsRecord = { type: 'A'; address: string; ttl?: number } | { type: 'CNAME'; target: string; ttl?: number }
+export type DnsRecord =
+  | { type: 'A'; address: string; ttl?: number }
+  | { type: 'CNAME'; target: string; ttl?: number }
+  /** A delegation: the name servers of a (sub)domain, as its parent zone publishes them. */
+  | { type: 'NS'; target: string; ttl?: number }
 
 /** Extra source of records, consulted after the static map (e.g. moto's Route53). */
 export type DnsRecordSource = (name: string) => Promise<DnsRecord[]>
@@ -70,6 +74,11 @@ export async function startDnsServer(
         name = norm(cname.target)
         continue
       }
+      if (q.type === Packet.TYPE.NS) {
+        for (const r of rs)
+          if (r.type === 'NS')
+            response.answers.push({ name, type: Packet.TYPE.NS, class: Packet.CLASS.IN, ttl: r.ttl ?? 60, ns: norm(r.target) } as Packet['answers'][number])
+      }
       if (q.type === Packet.TYPE.A || q.type === Packet.TYPE.ANY) {
         for (const r of rs) {
           if (r.type === 'A') {
@@ -132,6 +141,7 @@ export function route53Source(aws: AwsTestConfig, hostedZoneId: string): DnsReco
         if (rr.AliasTarget?.DNSName) out.push({ type: 'CNAME', target: norm(rr.AliasTarget.DNSName), ttl: 60 })
         else if (rr.Type === 'A') for (const v of rr.ResourceRecords ?? []) out.push({ type: 'A', address: v.Value ?? '', ttl: rr.TTL })
         else if (rr.Type === 'CNAME') for (const v of rr.ResourceRecords ?? []) out.push({ type: 'CNAME', target: v.Value ?? '', ttl: rr.TTL })
+        else if (rr.Type === 'NS') for (const v of rr.ResourceRecords ?? []) out.push({ type: 'NS', target: v.Value ?? '', ttl: rr.TTL })
       }
       if (!res.IsTruncated) break
       start = { StartRecordName: res.NextRecordName, StartRecordType: res.NextRecordType }

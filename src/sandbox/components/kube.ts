@@ -136,6 +136,11 @@ export async function startKube(
     timeoutMs?: number
     /** kube-controller-manager controllers (default KUBE_CONTROLLERS). */
     controllers?: string[]
+    /**
+     * A TokenReview webhook (src/sandbox/components/eks-authenticator.ts) consulted for bearer
+     * tokens the static token file does not know: how EKS authenticates IAM identities.
+     */
+    tokenWebhookUrl?: string
   } = {},
 ): Promise<TestKube> {
   const binDir = opts.binDir ?? (await ensureK8sBinaries())
@@ -185,6 +190,27 @@ export async function startKube(
     writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }))
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 })
     mkdirSync(join(dir, 'apiserver-certs'))
+    const webhookArgs: string[] = []
+    if (opts.tokenWebhookUrl) {
+      const cfg = join(dir, 'authn-webhook.kubeconfig')
+      writeFileSync(
+        cfg,
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'eks-authenticator', cluster: { server: opts.tokenWebhookUrl } }],
+          users: [{ name: 'kube-apiserver', user: {} }],
+          contexts: [{ name: 'webhook', context: { cluster: 'eks-authenticator', user: 'kube-apiserver' } }],
+          'current-context': 'webhook',
+        }),
+      )
+      // a short cache: an access entry removed from the configuration stops working within seconds
+      webhookArgs.push(
+        `--authentication-token-webhook-config-file=${cfg}`,
+        '--authentication-token-webhook-version=v1',
+        '--authentication-token-webhook-cache-ttl=5s',
+      )
+    }
     const spawnApiServer = (): Proc =>
       spawnProcess({
         name: 'kube-apiserver',
@@ -204,6 +230,7 @@ export async function startKube(
           `--token-auth-file=${join(dir, 'tokens.csv')}`,
           '--disable-admission-plugins=ServiceAccount,TaintNodesByCondition',
           '--endpoint-reconciler-type=none',
+          ...webhookArgs,
         ],
         logDir: dir,
       })

@@ -26,15 +26,19 @@ const params = z
       { name: 'staging', branches: ['main'], tags: [], reviewers: [] },
       { name: 'prod', branches: [], tags: ['v*'], reviewers: [] },
     ]),
-    /** Repository secrets of plan 4.2; SLACK_WEBHOOK_URL is set only when its variable is given. */
-    secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)).default(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCOUNT_ID']),
+    /**
+     * Repository secrets that must exist. None by default: plan 4.2's AWS key pair is gone — the
+     * CD jobs assume autolytiq-cd-<env> through GitHub OIDC (issue #16 item 5), and the role ARNs
+     * and accounts come from autolytiq.yaml. SLACK_WEBHOOK_URL is set only when its variable is given.
+     */
+    secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)).default([]),
     optionalSecrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/)).default(['SLACK_WEBHOOK_URL']),
   })
   .strict()
 
 type Params = z.infer<typeof params>
 
-/** AUTOLYTIQ_GITHUB_AWS_ACCESS_KEY_ID, ...: where non-interactive runs take the values from. */
+/** AUTOLYTIQ_GITHUB_SLACK_WEBHOOK_URL, ...: where non-interactive runs take the values from. */
 export const githubSecretVar = (name: string): string => `AUTOLYTIQ_GITHUB_${name}`
 
 async function repository(ctx: Context, p: Params): Promise<string> {
@@ -96,7 +100,7 @@ export const githubSetup: Step<Params> = {
   id: 'github.setup',
   title: 'GitHub Actions secrets and environments',
   description:
-    'Plan 4.2-4.3: repository secrets (values from AUTOLYTIQ_GITHUB_<NAME> or a hidden prompt, passed to gh on stdin) and the staging/prod environments with their branch/tag rules; skipped with a warning when gh is missing or not logged in.',
+    'Plan 4.2-4.3: repository secrets (no AWS keys: CD assumes its role through GitHub OIDC; values from AUTOLYTIQ_GITHUB_<NAME> or a hidden prompt, passed to gh on stdin) and the staging/prod environments with their branch/tag rules; skipped with a warning when gh is missing or not logged in.',
   danger: 'mutating',
   params,
   async plan(ctx, p) {

@@ -52,6 +52,22 @@ function sourceDirFor(ctx: Context, p: PublishParams): string {
   return resolve(ctx.root, dir)
 }
 
+/**
+ * The nodes are x86_64 (t3/r5 node groups): an image built on an arm64 laptop without
+ * --platform runs nowhere there ("exec format error"). plan() and run() share these arguments.
+ */
+export const NODE_PLATFORM = 'linux/amd64'
+export const buildArgs = (image: string, tag: string, envTag: string, context: string): string[] => [
+  'build',
+  '--platform',
+  NODE_PLATFORM,
+  '-t',
+  `${image}:${tag}`,
+  '-t',
+  `${image}:${envTag}`,
+  context,
+]
+
 async function dockerLogin(ctx: Context): Promise<void> {
   const { GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr')
   const auth = (await (await ctx.clients.aws.ecr()).send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]
@@ -85,7 +101,7 @@ export const imagesPublish: Step<PublishParams> = {
     return [
       `ecr DescribeImages <repository>:${tag} for each of ${ctx.catalog.services.length} services`,
       `ecr GetAuthorizationToken; docker login --username AWS --password-stdin ${registryHost(ctx)}`,
-      `for each service missing ${tag}: docker build -t ${img}:${tag} -t ${img}:${ctx.envName} <sourceDir>/<service>; docker push both tags`,
+      `for each service missing ${tag}: docker ${buildArgs(img, tag, ctx.envName, '<sourceDir>/<service>').join(' ')}; docker push both tags`,
     ]
   },
   async check(ctx, p) {
@@ -112,7 +128,7 @@ export const imagesPublish: Step<PublishParams> = {
     for (const s of missing) {
       const image = `${registryHost(ctx)}/${s.ecrRepository}`
       ctx.log(`building ${s.name}`)
-      await ctx.clients.exec('docker', ['build', '-t', `${image}:${tag}`, '-t', `${image}:${ctx.envName}`, join(src, s.name)], {
+      await ctx.clients.exec('docker', buildArgs(image, tag, ctx.envName, join(src, s.name)), {
         signal: ctx.signal,
         timeoutMs: 30 * 60_000,
         onLine: (l) => ctx.log(`${s.name}: ${l}`),

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { parse, stringify } from 'yaml'
 import { defaultKubeconfig } from '../../engine/context.js'
@@ -28,7 +29,7 @@ interface Wanted {
   path: string
   name: string
   cluster: { server: string; 'certificate-authority-data': string }
-  user: { exec: { apiVersion: string; command: string; args: string[]; env?: { name: string; value: string }[] | null } }
+  user: { exec: { apiVersion: string; command: string; args: string[]; env: { name: string; value: string }[] } }
   context: { cluster: string; user: string }
 }
 
@@ -45,10 +46,26 @@ async function describeCluster(ctx: Context): Promise<{ endpoint?: string; ca?: 
   }
 }
 
+/** This installation's CLI entry point (bin/run.js), from dist/steps/aws/ or src/steps/aws/. */
+export const CLI_ENTRY = fileURLToPath(new URL('../../../bin/run.js', import.meta.url))
+
 /**
- * What `aws eks update-kubeconfig` would write, under our own names: the user is the standard exec
- * entry `aws eks get-token`, so tokens are minted fresh by the AWS CLI on every kubectl call.
+ * The kubeconfig user: an exec entry that runs autolytiq itself (`kube-token`, hidden), which
+ * prints the EKS token `aws eks get-token` would — so a human's kubectl and the helm autolytiq
+ * runs need no aws CLI. It runs this node and this installation's bin/run.js by absolute path
+ * (kubectl's PATH may not hold autolytiq) with AUTOLYTIQ_ROOT (kubectl runs it from any folder).
+ * autolytiq's own API calls do not run it: the kube client mints the same token in-process.
  */
+export function tokenExec(ctx: Context): Wanted['user']['exec'] {
+  return {
+    apiVersion: 'client.authentication.k8s.io/v1beta1',
+    command: process.execPath,
+    args: [CLI_ENTRY, 'kube-token', '--env', ctx.envName],
+    env: [{ name: 'AUTOLYTIQ_ROOT', value: ctx.root }, ...(ctx.env.awsProfile ? [{ name: 'AWS_PROFILE', value: ctx.env.awsProfile }] : [])],
+  }
+}
+
+/** What `aws eks update-kubeconfig` would write, under our own names, with autolytiq's own token command. */
 async function wanted(ctx: Context): Promise<Wanted> {
   const cluster = infraNames(ctx).cluster
   const c = await describeCluster(ctx)
@@ -62,14 +79,7 @@ async function wanted(ctx: Context): Promise<Wanted> {
     path: ctx.env.kubeconfig ?? defaultKubeconfig(),
     name,
     cluster: { server: c.endpoint, 'certificate-authority-data': c.ca },
-    user: {
-      exec: {
-        apiVersion: 'client.authentication.k8s.io/v1beta1',
-        command: 'aws',
-        args: ['--region', ctx.env.region, 'eks', 'get-token', '--cluster-name', cluster, '--output', 'json'],
-        env: ctx.env.awsProfile ? [{ name: 'AWS_PROFILE', value: ctx.env.awsProfile }] : null,
-      },
-    },
+    user: { exec: tokenExec(ctx) },
     context: { cluster: name, user: name },
   }
 }
@@ -93,13 +103,14 @@ function differences(file: KubeconfigFile, w: Wanted): string[] {
   if (cluster?.server !== w.cluster.server) out.push(`server is ${cluster?.server ?? 'missing'}`)
   if (cluster?.['certificate-authority-data'] !== w.cluster['certificate-authority-data']) out.push('cluster CA differs')
   const exec = user?.exec
-  // env carries AWS_PROFILE: a changed awsProfile must reach the token command too.
+  // env carries AWS_PROFILE: a changed awsProfile must reach the token command too. An old
+  // `aws eks get-token` entry is drift: it fails with "spawn aws ENOENT" where the CLI is missing.
   if (
     JSON.stringify(exec?.args) !== JSON.stringify(w.user.exec.args) ||
     exec?.command !== w.user.exec.command ||
-    JSON.stringify(exec?.env ?? null) !== JSON.stringify(w.user.exec.env)
+    JSON.stringify(exec?.env ?? []) !== JSON.stringify(w.user.exec.env)
   )
-    out.push('user exec differs')
+    out.push(exec?.command && /(^|\/)aws$/.test(exec.command) ? 'user runs `aws eks get-token` (needs the aws CLI)' : 'user exec differs')
   return out
 }
 
@@ -135,7 +146,7 @@ export const kubeConfig: Step<z.infer<typeof params>> = {
   id: 'kube.config',
   title: 'kubeconfig context for the cluster',
   description:
-    'Plan 2.5: writes an autolytiq-<env> context (EKS endpoint and CA from DescribeCluster, user `aws eks get-token`) into the kubeconfig atomically, keeping all other contexts; the sandbox checks its own kubeconfig instead.',
+    'Plan 2.5: writes an autolytiq-<env> context (EKS endpoint and CA from DescribeCluster; user: exec `autolytiq kube-token`, the EKS token without the aws CLI) into the kubeconfig atomically, keeping all other contexts; the sandbox checks its own kubeconfig instead.',
   danger: 'mutating',
   params,
   async plan(ctx) {
@@ -144,7 +155,7 @@ export const kubeConfig: Step<z.infer<typeof params>> = {
     const path = ctx.env.kubeconfig ?? defaultKubeconfig()
     return [
       `eks DescribeCluster ${infraNames(ctx).cluster}`,
-      `merge cluster/user/context ${contextName(ctx)} into ${path} (other entries kept; user exec: aws --region ${ctx.env.region} eks get-token --cluster-name ${infraNames(ctx).cluster})`,
+      `merge cluster/user/context ${contextName(ctx)} into ${path} (other entries kept; user exec: ${[process.execPath, ...tokenExec(ctx).args].join(' ')})`,
     ]
   },
   async check(ctx) {

@@ -13,6 +13,9 @@ const params = z
 
 type Problem = 'missing' | 'versioning' | 'encryption' | 'public-access'
 
+/** Default encryptions a state bucket may have: SSE-S3, SSE-KMS, dual-layer SSE-KMS. */
+const ENCRYPTED = ['AES256', 'aws:kms', 'aws:kms:dsse']
+
 interface Finding {
   resource: string
   problem: Problem | 'table-missing' | 'table-not-active'
@@ -54,8 +57,10 @@ async function inspectBucket(ctx: Context, bucket: string): Promise<Finding[]> {
   try {
     const enc = await s3.send(new s3m.GetBucketEncryptionCommand({ Bucket: bucket }))
     const algos = (enc.ServerSideEncryptionConfiguration?.Rules ?? []).map((r) => r.ApplyServerSideEncryptionByDefault?.SSEAlgorithm)
-    if (!algos.includes('AES256'))
-      found.push({ resource: bucket, problem: 'encryption', detail: `default encryption is ${algos.join(',') || 'none'}, not AES256` })
+    // SSE-KMS (an organisation's key) is as compliant as AES256 and must never be "repaired" down
+    // to it; AES256 is only what a new or unencrypted bucket gets.
+    if (!algos.some((a) => a && ENCRYPTED.includes(a)))
+      found.push({ resource: bucket, problem: 'encryption', detail: `default encryption is ${algos.join(',') || 'none'}, not AES256 or SSE-KMS` })
   } catch (err) {
     if (!isAwsError(err, 'ServerSideEncryptionConfigurationNotFoundError')) throw err
     found.push({ resource: bucket, problem: 'encryption', detail: 'no default encryption' })
@@ -165,7 +170,7 @@ export const stateBackend: Step<z.infer<typeof params>> = {
   id: 'state-backend',
   title: 'Terraform state bucket and lock table',
   description:
-    'Plan 1.5: S3 state bucket with versioning, AES256 default encryption and a full public access block, and the DynamoDB lock table (LockID); drifted properties are repaired.',
+    'Plan 1.5: S3 state bucket with versioning, default encryption (AES256 for a new bucket; an existing SSE-KMS configuration is kept) and a full public access block, and the DynamoDB lock table (LockID); drifted properties are repaired.',
   danger: 'mutating',
   params,
   async plan(ctx) {
@@ -175,7 +180,7 @@ export const stateBackend: Step<z.infer<typeof params>> = {
         `s3 HeadBucket ${b}, GetBucketVersioning, GetBucketEncryption, GetPublicAccessBlock`,
         `s3 CreateBucket ${b} (only if missing)`,
         `s3 PutBucketVersioning ${b} Status=Enabled (if missing or drifted)`,
-        `s3 PutBucketEncryption ${b} SSEAlgorithm=AES256 (if missing or drifted)`,
+        `s3 PutBucketEncryption ${b} SSEAlgorithm=AES256 (only if the bucket is new or has no default encryption; SSE-KMS is kept)`,
         `s3 PutPublicAccessBlock ${b} BlockPublicAcls,IgnorePublicAcls,BlockPublicPolicy,RestrictPublicBuckets=true (if missing or drifted)`,
       ]),
       ...tables.flatMap((t) => [`dynamodb DescribeTable ${t}`, `dynamodb CreateTable ${t} LockID(S) HASH PAY_PER_REQUEST (only if missing)`]),

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { StepFailedError, UserError } from '../../engine/errors.js'
+import type { Change, ResourceRecordSet } from '@aws-sdk/client-route-53'
 import type { Context, Step } from '../../engine/types.js'
 import { ingressHostname } from '../../checks/dns.js'
 import { requireAccount } from '../aws/account.js'
@@ -40,7 +41,7 @@ type Params = z.infer<typeof params>
 
 const norm = (n: string): string => n.toLowerCase().replace(/\.$/, '')
 
-interface Want {
+export interface Want {
   name: string
   alb: string
   albZone: string
@@ -62,16 +63,35 @@ async function wanted(ctx: Context): Promise<Want[]> {
   return names.map((name) => ({ name, alb, albZone, zoneId: zone.id }))
 }
 
-/** What Route 53 holds for `name` today: the alias target, another record, or nothing. */
-async function current(ctx: Context, w: Want): Promise<{ alias?: string; other?: string }> {
+/** What Route 53 holds for `name` today: the alias target, a CNAME (record set kept whole: its DELETE must match it exactly), another record, or nothing. */
+async function current(ctx: Context, w: Want): Promise<{ alias?: string; cname?: ResourceRecordSet; other?: string }> {
   const { ListResourceRecordSetsCommand } = await import('@aws-sdk/client-route-53')
   const r53 = await ctx.clients.aws.route53()
-  const res = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: w.zoneId, StartRecordName: w.name, StartRecordType: 'A', MaxItems: 5 }))
+  const res = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: w.zoneId, StartRecordName: w.name, MaxItems: 10 }))
   const sets = (res.ResourceRecordSets ?? []).filter((r) => sameName(r.Name ?? '', w.name))
   const a = sets.find((r) => r.Type === 'A')
   if (a?.AliasTarget?.DNSName) return { alias: norm(a.AliasTarget.DNSName) }
-  const other = sets.find((r) => r.Type === 'A' || r.Type === 'CNAME')
-  return other ? { other: `${other.Type} ${(other.ResourceRecords ?? []).map((v) => v.Value).join(', ')}` } : {}
+  const cname = sets.find((r) => r.Type === 'CNAME')
+  if (cname) return { cname, other: `CNAME ${(cname.ResourceRecords ?? []).map((v) => v.Value).join(', ')}` }
+  return a ? { other: `A ${(a.ResourceRecords ?? []).map((v) => v.Value).join(', ')}` } : {}
+}
+
+/**
+ * The change batch that leaves an alias A at every name. A CNAME cannot live beside an A record
+ * (the plan's option B, "CNAME records pointing to ALB", leaves exactly that): Route 53 refuses
+ * an UPSERT of the A alone with InvalidChangeBatch, so the DELETE of the CNAME, with its current
+ * values, goes in the same batch — Route 53 applies a batch atomically, so the name never
+ * stops resolving and a failure changes nothing.
+ */
+export function changesFor(want: Want[], now: { cname?: ResourceRecordSet }[]): Change[] {
+  return want.flatMap((w, i) => {
+    const cname = now[i]?.cname
+    const upsert: Change = {
+      Action: 'UPSERT',
+      ResourceRecordSet: { Name: w.name, Type: 'A', AliasTarget: { HostedZoneId: w.albZone, DNSName: w.alb, EvaluateTargetHealth: true } },
+    }
+    return cname ? [{ Action: 'DELETE', ResourceRecordSet: cname }, upsert] : [upsert]
+  })
 }
 
 /** Plan 6.2: alias A records for the API and Grafana names to the ingress's ALB (UPSERT, so a re-run never fails). */
@@ -88,6 +108,7 @@ export const dnsRecords: Step<Params> = {
     const names = [ctx.env.apiDomain, ...(ctx.env.grafanaDomain ? [ctx.env.grafanaDomain] : [])]
     return [
       `route53 ListHostedZonesByName ${ctx.env.domain}`,
+      `route53 ListResourceRecordSets at each name (a CNAME there is DELETEd, with its current values, in the same batch as the UPSERT)`,
       `route53 ChangeResourceRecordSets UPSERT ${names.map((n) => `${n} A ALIAS ${alb} (zone ${ALB_HOSTED_ZONE[ctx.env.region] ?? '?'})`).join('; ')}`,
       'route53 GetChange <change id> until INSYNC',
     ]
@@ -110,17 +131,15 @@ export const dnsRecords: Step<Params> = {
     const want = await wanted(ctx)
     const { ChangeResourceRecordSetsCommand, GetChangeCommand } = await import('@aws-sdk/client-route-53')
     const r53 = await ctx.clients.aws.route53()
+    // Read again right before the change: a crash after an earlier batch leaves no CNAME to delete.
+    const now = await Promise.all(want.map((w) => current(ctx, w)))
+    const replaced = want.flatMap((w, i) => (now[i]?.cname ? [`${w.name} ${now[i]?.other}`] : []))
+    if (replaced.length) ctx.log(`replacing ${replaced.join('; ')} with alias A records in one change batch`)
     ctx.log(`UPSERT ${want.map((w) => w.name).join(', ')} -> ${want[0]?.alb}`)
     const change = await r53.send(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: want[0]!.zoneId,
-        ChangeBatch: {
-          Comment: `autolytiq ${ctx.envName} ${ctx.runId}`,
-          Changes: want.map((w) => ({
-            Action: 'UPSERT',
-            ResourceRecordSet: { Name: w.name, Type: 'A', AliasTarget: { HostedZoneId: w.albZone, DNSName: w.alb, EvaluateTargetHealth: true } },
-          })),
-        },
+        ChangeBatch: { Comment: `autolytiq ${ctx.envName} ${ctx.runId}`, Changes: changesFor(want, now) },
       }),
     )
     const id = change.ChangeInfo?.Id

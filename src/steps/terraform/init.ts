@@ -22,14 +22,16 @@ function backendDrift(ctx: Context): string[] | undefined {
   if (saved.backend?.type !== 's3') return [`backend type ${saved.backend?.type}`]
   const cfg = saved.backend.config ?? {}
   const want = backendSettings(ctx)
-  const drift = ['bucket', 'key', 'region', 'dynamodb_table']
-    .filter((k) => cfg[k] !== want[k])
-    .map((k) => `${k} is ${String(cfg[k])}, want ${want[k]}`)
+  const drift = ['bucket', 'key', 'region', 'use_lockfile']
+    .filter((k) => String(cfg[k] ?? '') !== want[k])
+    .map((k) => `${k} is ${String(cfg[k] ?? 'unset')}, want ${want[k]}`)
+  // Terraform 1.11 deprecates the DynamoDB lock: a backend still initialised with it is re-initialised
+  if (cfg.dynamodb_table) drift.push(`dynamodb_table is ${String(cfg.dynamodb_table)} (deprecated since Terraform 1.11), want the S3 lock file`)
   // Later commands reuse the saved endpoints: after a sandbox restart (moto on a new port) they would
   // talk to a dead address, so a moved endpoint is drift too.
   const endpoints = (cfg.endpoints ?? {}) as Record<string, unknown>
   const wantEndpoint = ctx.env.awsEndpoint ?? null
-  for (const service of ['s3', 'dynamodb'])
+  for (const service of ['s3'])
     if ((endpoints[service] ?? null) !== wantEndpoint) drift.push(`${service} endpoint is ${String(endpoints[service] ?? 'AWS')}, want ${wantEndpoint ?? 'AWS'}`)
   return drift
 }

@@ -45,14 +45,18 @@ export function terraformEnv(ctx: Context): Record<string, string> {
   return env
 }
 
-/** The S3 backend settings from autolytiq.yaml; in the sandbox also moto's endpoints (TESTING.md). */
+/**
+ * The S3 backend settings from autolytiq.yaml; in the sandbox also moto's endpoints (TESTING.md).
+ * The state lock is S3's own lock file (use_lockfile: `<key>.tflock`, a conditional write):
+ * Terraform 1.11 deprecates dynamodb_table, and without it no MD5 digest item is kept either.
+ */
 export function backendSettings(ctx: Context): Record<string, string> {
   const ts = ctx.env.terraformState
-  const s: Record<string, string> = { bucket: ts.bucket, key: ts.key, region: ctx.env.region, dynamodb_table: ts.lockTable }
+  const s: Record<string, string> = { bucket: ts.bucket, key: ts.key, region: ctx.env.region, use_lockfile: 'true' }
   if (ctx.env.awsProfile) s.profile = ctx.env.awsProfile
   if (ctx.env.awsEndpoint) {
     const e = ctx.env.awsEndpoint
-    s.endpoints = `{s3="${e}",dynamodb="${e}",sts="${e}"}`
+    s.endpoints = `{s3="${e}",sts="${e}"}`
     s.use_path_style = 'true'
     s.skip_credentials_validation = 'true'
     s.skip_requesting_account_id = 'true'

@@ -27,6 +27,15 @@ module "platform" {
   backup_retention_days   = var.backup_retention_days
   secret_versions         = var.secret_versions
 
+  # CD (issue #16 item 5): only jobs in the `prod` GitHub environment (required reviewers) assume
+  # autolytiq-cd-prod; images arrive by replication from staging's registry.
+  github_repository            = var.github_repository
+  github_oidc_subjects         = ["environment:prod"]
+  eks_access_entries           = var.eks_access_entries
+  ecr_replication_from_account = var.ecr_replication_from_account
+  ecr_replicate_to_account     = var.ecr_replicate_to_account
+  slack_webhook_secret         = true
+
   # prod: Redis failover across AZs, backups copied to the DR region, deletion protection.
   multi_az            = true
   cross_region_backup = true

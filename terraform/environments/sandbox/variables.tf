@@ -131,3 +131,31 @@ variable "backup_retention_days" {
   type    = number
   default = 7
 }
+
+variable "eks_access_entries" {
+  description = "IAM principals besides the cluster creator that may reach the cluster (EKS access entries); the sandbox's API server authenticator reads the same value from autolytiq.yaml."
+  type = map(object({
+    principal_arn = string
+    policy        = string
+  }))
+  default = {}
+}
+
+# Declared so every environment takes the same terraform.tfvars.json keys; the sandbox has no
+# GitHub OIDC role and no ECR replication (terraform_data only).
+variable "github_repository" {
+  type    = string
+  default = ""
+}
+
+variable "ecr_replicate_to_account" {
+  description = "CD pushes images once, to this account's registry; ECR replicates them into this account (staging -> prod)."
+  type        = string
+  default     = ""
+}
+
+variable "ecr_replication_from_account" {
+  description = "The account whose registry replicates the release images into this one (prod <- staging)."
+  type        = string
+  default     = ""
+}

@@ -27,6 +27,14 @@ module "platform" {
   backup_retention_days   = var.backup_retention_days
   secret_versions         = var.secret_versions
 
+  # CD (issue #16 item 5): the tag-triggered jobs assume autolytiq-cd-staging; images are pushed
+  # here once and replicated to prod's registry.
+  github_repository            = var.github_repository
+  github_oidc_subjects         = ["ref:refs/tags/v*"]
+  eks_access_entries           = var.eks_access_entries
+  ecr_replicate_to_account     = var.ecr_replicate_to_account
+  ecr_replication_from_account = var.ecr_replication_from_account
+
   # staging: single-AZ Redis, no DR copy, data may be deleted (cheaper, disposable).
   multi_az            = false
   cross_region_backup = false

@@ -99,7 +99,10 @@ resource "aws_eks_node_group" "general" {
 
   labels = { workload = "general" }
 
-  # The cluster autoscaler moves desired_size; terraform must not fight it.
+  # desired_size is set at creation only: whatever scales the group afterwards (an engineer in the
+  # console, or a cluster autoscaler if one is installed later) must not be fought by terraform.
+  # No cluster autoscaler is installed today (issue #16 item 6): the group stays at desired_size
+  # until someone changes it, and a changed eks_node_desired_size is ignored after creation.
   lifecycle {
     ignore_changes = [scaling_config[0].desired_size]
   }
