@@ -117,6 +117,11 @@ describe.skipIf(!aws)('sandbox RDS data plane: Aurora clusters in moto served by
     await plane.reconcile()
     expect(await resolves(c.Endpoint!)).toEqual(['127.0.0.1'])
     expect(await resolves(c.ReaderEndpoint!)).toEqual(['127.0.0.1'])
+    // moto's automated snapshot at creation: taken before anything could write (the endpoint did
+    // not resolve), so it is captured as the cluster's initial state before the endpoint is published
+    const automated = (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: CLUSTER, SnapshotType: 'automated' }))).DBClusterSnapshots!
+    expect(automated.length).toBeGreaterThan(0)
+    for (const snap of automated) expect(await snapshotTag(snap.DBClusterSnapshotIdentifier!)).toBe('captured')
     await query(c.Endpoint!, 'CREATE TABLE deals (id text PRIMARY KEY, price int NOT NULL)')
     await query(c.Endpoint!, "INSERT INTO deals VALUES ('d1', 100)")
 

@@ -175,13 +175,13 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
     return true
   }
 
-  const servePrimary = async (id: string, c: DBCluster): Promise<void> => {
+  const servePrimary = async (id: string, c: DBCluster, earlier?: DBClusterSnapshot[]): Promise<void> => {
     if (c.Port !== o.postgres.port) {
       say(
         id,
         `${id} says port ${c.Port}, the sandbox's PostgreSQL listens on ${o.postgres.port}: create the cluster with Port ${o.postgres.port}; ${c.Endpoint} not served`,
       )
-      return
+      return refuseEarlier(earlier, `its cluster ${id} has no database in the sandbox (port ${c.Port})`)
     }
     const s: Served = {
       names: [c.Endpoint!, ...(c.ReaderEndpoint ? [c.ReaderEndpoint] : [])],
@@ -190,10 +190,12 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
       adminUrl: o.postgres.adminUrl,
       since: Date.now(),
     }
-    if (await applyCredentials(id, c, s)) publish(id, c, s)
+    if (!(await applyCredentials(id, c, s))) return // waiting for the secret: its snapshots wait too
+    await captureEarlier(s, earlier)
+    publish(id, c, s)
   }
 
-  const serveRestore = async (id: string, c: DBCluster, snapshotId: string): Promise<void> => {
+  const serveRestore = async (id: string, c: DBCluster, snapshotId: string, earlier?: DBClusterSnapshot[]): Promise<void> => {
     const capture = captures.get(snapshotId)
     if (!capture || 'none' in capture) {
       say(
@@ -221,14 +223,16 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
         logDir: dir,
         adminUrl: adminUrl.toString(),
       })
-      publish(id, c, {
+      const s: Served = {
         names: [c.Endpoint!, ...(c.ReaderEndpoint ? [c.ReaderEndpoint] : [])],
         address: host,
         port,
         adminUrl: adminUrl.toString(),
         since: Date.now(),
         own: { proc, dir },
-      })
+      }
+      await captureEarlier(s, earlier)
+      publish(id, c, s)
     } catch (err) {
       removeTempDir(dir)
       throw err
@@ -246,31 +250,31 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
       )
   }
 
-  const capture = async (snap: DBClusterSnapshot): Promise<void> => {
+  /** pg_basebackup of the server behind `source`: the cluster as the snapshot saw it. */
+  const capture = async (snap: DBClusterSnapshot, source: Served): Promise<void> => {
     const id = snap.DBClusterSnapshotIdentifier!
-    const cluster = snap.DBClusterIdentifier ?? '?'
-    if (snap.Status !== 'available') return // still being made: look again next pass
-    const source = served.get(cluster)
-    const none = !source
-      ? `its cluster ${cluster} had no database in the sandbox when the snapshot was seen`
-      : ms(snap.SnapshotCreateTime) < source.since
-        ? `taken before the sandbox's data plane served ${cluster}`
-        : undefined
-    if (none) {
-      say(`snapshot ${id}`, `snapshot ${id} holds no data: ${none}`)
-      return mark(snap, { none })
-    }
     const dir = ownedDir(join(work, id.replace(/[^A-Za-z0-9._-]/g, '_')))
-    const admin = new URL(source!.adminUrl)
+    const admin = new URL(source.adminUrl)
     await execa(
       bin ? join(bin, 'pg_basebackup') : 'pg_basebackup',
-      ['-h', source!.address, '-p', String(source!.port), '-U', decodeURIComponent(admin.username), '-D', dir, '-X', 'stream', '-c', 'fast', '--no-sync', '-w'],
+      ['-h', source.address, '-p', String(source.port), '-U', decodeURIComponent(admin.username), '-D', dir, '-X', 'stream', '-c', 'fast', '--no-sync', '-w'],
       { ...owner, env: { PGPASSWORD: decodeURIComponent(admin.password) }, timeout: 120_000 },
     )
     await mark(snap, { dir })
-    o.log(
-      `rds data plane: snapshot ${id} of ${cluster} captured (pg_basebackup, ${((Date.now() - ms(snap.SnapshotCreateTime)) / 1000).toFixed(1)} s after it was taken)`,
-    )
+    const lag = Math.max(0, (Date.now() - ms(snap.SnapshotCreateTime)) / 1000)
+    o.log(`rds data plane: snapshot ${id} of ${snap.DBClusterIdentifier} captured (pg_basebackup, ${lag.toFixed(1)} s after it was taken)`)
+  }
+
+  /** Snapshots taken before their cluster was served hold its initial state: captured before its endpoint resolves. */
+  const captureEarlier = async (s: Served, earlier: DBClusterSnapshot[] | undefined): Promise<void> => {
+    for (const snap of earlier ?? []) await capture(snap, s)
+  }
+
+  const refuseEarlier = async (earlier: DBClusterSnapshot[] | undefined, why: string): Promise<void> => {
+    for (const snap of earlier ?? []) {
+      say(`snapshot ${snap.DBClusterSnapshotIdentifier}`, `snapshot ${snap.DBClusterSnapshotIdentifier} holds no data: ${why}`)
+      await mark(snap, { none: why })
+    }
   }
 
   const reconcile = async (): Promise<void> => {
@@ -287,16 +291,30 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
     const mine = clusters.filter((c) => ours(c.DBClusterIdentifier) && POSTGRES_ENGINES.has(c.Engine ?? ''))
     for (const [id, s] of served) if (!mine.some((c) => c.DBClusterIdentifier === id)) await retire(id, s, 'deleted')
 
-    // snapshots before clusters: a restore seen in the same pass as its snapshot finds the capture
     const snaps = snapshots.filter((s) => ours(s.DBClusterIdentifier))
     for (const [id, c] of captures)
       if (!snaps.some((s) => s.DBClusterSnapshotIdentifier === id)) {
         captures.delete(id)
         if ('dir' in c) rmSync(c.dir, { recursive: true, force: true })
       }
-    for (const snap of snaps) if (!captures.has(snap.DBClusterSnapshotIdentifier!)) await capture(snap)
+    // Snapshots before clusters: a restore seen in the same pass as its snapshot finds the capture.
+    // Nothing can write to a cluster before its endpoint resolves, so a snapshot taken before that
+    // (moto takes an automated one at creation) is captured just before the endpoint is published.
+    const earlier = new Map<string, DBClusterSnapshot[]>()
+    for (const snap of snaps) {
+      const id = snap.DBClusterSnapshotIdentifier!
+      const cluster = snap.DBClusterIdentifier!
+      if (captures.has(id) || snap.Status !== 'available') continue // done, or still being made
+      const source = served.get(cluster)
+      if (!source && mine.some((c) => c.DBClusterIdentifier === cluster)) earlier.set(cluster, [...(earlier.get(cluster) ?? []), snap])
+      else if (!source) await refuseEarlier([snap], `its cluster ${cluster} has no database in the sandbox`)
+      else if (ms(snap.SnapshotCreateTime) < source.since) await refuseEarlier([snap], `taken before the sandbox's data plane served ${cluster}`)
+      else await capture(snap, source)
+    }
 
-    for (const c of mine) {
+    // restores last: their source's snapshot may be captured by serving the source in this pass
+    const restoredFrom = (c: DBCluster): string | undefined => c.TagList?.find((t) => t.Key === RESTORED_FROM_TAG)?.Value
+    for (const c of [...mine].sort((a, b) => Number(Boolean(restoredFrom(a))) - Number(Boolean(restoredFrom(b))))) {
       const id = c.DBClusterIdentifier!
       const s = served.get(id)
       if (s) {
@@ -304,8 +322,8 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
         continue
       }
       if (!c.Endpoint || c.Status === 'deleting') continue
-      const restoredFrom = c.TagList?.find((t) => t.Key === RESTORED_FROM_TAG)?.Value
-      await (restoredFrom ? serveRestore(id, c, restoredFrom) : servePrimary(id, c))
+      const from = restoredFrom(c)
+      await (from ? serveRestore(id, c, from, earlier.get(id)) : servePrimary(id, c, earlier.get(id)))
     }
   }
 
