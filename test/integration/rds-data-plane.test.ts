@@ -162,6 +162,10 @@ describe.skipIf(!aws)('sandbox RDS data plane: Aurora clusters in moto served by
     expect(address).toMatch(/^127\.0\.0\.\d+$/)
     expect(address).not.toBe('127.0.0.1')
     expect(plane.address(restoredId)).toBe(address)
+    // moto's automated snapshot of the restore holds what the restore started from
+    const automated = (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterIdentifier: restoredId, SnapshotType: 'automated' })))
+      .DBClusterSnapshots!
+    for (const snap of automated) expect(await snapshotTag(snap.DBClusterSnapshotIdentifier!)).toBe('captured')
 
     expect(await query(restored.Endpoint!, "SELECT price FROM deals WHERE id = 'd1'")).toEqual([{ price: 100 }])
     expect(await query(old.Endpoint!, "SELECT price FROM deals WHERE id = 'd1'")).toEqual([{ price: 999 }])

@@ -93,6 +93,10 @@ async function pages<T>(fetch: (marker?: string) => Promise<{ items?: T[]; marke
  *   own PostgreSQL on a copy of that capture, listening on the restored cluster's Port (moto
  *   copies the source's) at its own loopback address, so two clusters share a port the way two
  *   Aurora endpoints do. A restore of a snapshot without data gets no database and a log line.
+ *
+ * One gap stays: moto reports a restored cluster available at once, while its server starts a
+ * second or more later (detection, copy, start); a client in between gets ENOTFOUND, where real
+ * Aurora would still say `creating`.
  */
 export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsDataPlane> {
   const rds = new RDSClient(o.aws)
@@ -202,7 +206,7 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
         id,
         `${id} was restored from ${snapshotId}, which holds no data in the sandbox (${capture && 'none' in capture ? capture.none : 'a snapshot of another environment or one deleted'}); no database answers at ${c.Endpoint}`,
       )
-      return
+      return refuseEarlier(earlier, `its cluster ${id} has no database in the sandbox (restored from ${snapshotId}, which holds none)`)
     }
     const port = c.Port ?? 5432
     const host = `127.0.0.${nextHost++}`
@@ -231,7 +235,8 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
         since: Date.now(),
         own: { proc, dir },
       }
-      await captureEarlier(s, earlier)
+      // moto's automated snapshot of the restore holds what the restore started from: the same capture
+      for (const snap of earlier ?? []) await mark(snap, capture)
       publish(id, c, s)
     } catch (err) {
       removeTempDir(dir)
@@ -295,7 +300,8 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
     for (const [id, c] of captures)
       if (!snaps.some((s) => s.DBClusterSnapshotIdentifier === id)) {
         captures.delete(id)
-        if ('dir' in c) rmSync(c.dir, { recursive: true, force: true })
+        const shared = [...captures.values()].some((x) => 'dir' in x && 'dir' in c && x.dir === c.dir)
+        if ('dir' in c && !shared) rmSync(c.dir, { recursive: true, force: true })
       }
     // Snapshots before clusters: a restore seen in the same pass as its snapshot finds the capture.
     // Nothing can write to a cluster before its endpoint resolves, so a snapshot taken before that
