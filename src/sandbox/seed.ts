@@ -11,7 +11,8 @@ import type { AwsTestConfig } from './components/moto.js'
  * eight secrets of plan 3.5, under the names terraform/environments/sandbox outputs. As
  * terraform's, the database secret names the Aurora cluster's endpoint (the cluster listens on
  * the port of the sandbox's real PostgreSQL), which the sandbox DNS resolves to that PostgreSQL
- * (controllers/rds-data-plane.ts); the Redis values point at the sandbox's real Redis. Nothing a
+ * (controllers/rds-data-plane.ts); the Redis secret names the replication group's primary
+ * endpoint, which resolves to the sandbox's real Redis (its certificate names it too). Nothing a
  * runbook step creates itself (hosted zone, certificate, ECR repositories) is made here.
  */
 export interface SeedInput {
@@ -61,8 +62,8 @@ export function sandboxSecrets(i: SeedInput): Record<string, Record<string, stri
   }
 }
 
-/** Returns the Aurora cluster's endpoint, the host of the database secret. */
-export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{ databaseEndpoint: string }> {
+/** Returns the Aurora cluster's endpoint and the ElastiCache group's primary and reader endpoints: the hosts of the secrets. */
+export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{ databaseEndpoint: string; redisEndpoints: string[] }> {
   const name = `autolytiq-${i.envName}`
   const eks = new EKSClient(i.aws)
   const rds = new RDSClient(i.aws)
@@ -118,6 +119,7 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{
               AtRestEncryptionEnabled: true,
               AuthToken: i.redis.password,
               SnapshotRetentionLimit: 1,
+              Port: i.redis.port,
             }),
           ),
         'ReplicationGroupNotFoundFault',
@@ -126,7 +128,10 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{
     log(`seeded EKS cluster ${i.clusterName}, Aurora cluster ${name}, ElastiCache group ${name}`)
     const databaseEndpoint = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: name }))).DBClusters?.[0]?.Endpoint
     if (!databaseEndpoint) throw new Error(`moto reports no endpoint for the Aurora cluster ${name}`)
-    const secrets = sandboxSecrets({ ...i, postgres: { ...i.postgres, host: databaseEndpoint } })
+    const group = (await ec.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: name }))).ReplicationGroups?.[0]?.NodeGroups?.[0]
+    const redisEndpoints = [group?.PrimaryEndpoint?.Address, group?.ReaderEndpoint?.Address].filter((a): a is string => Boolean(a))
+    if (!redisEndpoints[0]) throw new Error(`moto reports no primary endpoint for the ElastiCache group ${name}`)
+    const secrets = sandboxSecrets({ ...i, postgres: { ...i.postgres, host: databaseEndpoint }, redis: { ...i.redis, host: redisEndpoints[0] } })
     for (const [secret, value] of Object.entries(secrets)) {
       const id = `autolytiq/${i.envName}/${secret}`
       const SecretString = JSON.stringify(value)
@@ -138,7 +143,7 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{
       }
     }
     log(`seeded ${Object.keys(secrets).length} secrets autolytiq/${i.envName}/*`)
-    return { databaseEndpoint }
+    return { databaseEndpoint, redisEndpoints }
   } finally {
     for (const c of [eks, rds, ec, sm]) c.destroy()
   }

@@ -138,7 +138,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const aws = awsConfigFor(moto.endpoint)
     const jwtSecret = randomBytes(32).toString('hex')
 
-    const { databaseEndpoint } = await timed('AWS resources terraform would create (EKS, Aurora, ElastiCache, secrets)', () =>
+    const { databaseEndpoint, redisEndpoints } = await timed('AWS resources terraform would create (EKS, Aurora, ElastiCache, secrets)', () =>
       seedAws(
         {
           aws,
@@ -158,6 +158,17 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const dns = await startDnsServer({ records: { [alb]: [{ type: 'A', address: '127.0.0.1', ttl: 60 }] }, source: route53Records(r53) })
     stops.push({ name: 'dns', stop: () => dns.stop().finally(() => r53.destroy()) })
     components.push({ name: 'dns', port: dns.port, protocol: 'udp' })
+    // Redis by its ElastiCache endpoint, as in AWS: the DNS answers it and the certificate names it
+    // (moto picks the name at CreateReplicationGroup, after Redis started: Redis reloads the files)
+    for (const name of redisEndpoints) dns.set(name, [{ type: 'A', address: redis.host, ttl: 60 }])
+    await redis.useCertificate(
+      await pki.issue({
+        name: 'redis-endpoint',
+        sans: [...redisEndpoints, 'localhost', '127.0.0.1'],
+        notBefore: new Date(Date.now() - DAY),
+        notAfter: new Date(Date.now() + 90 * DAY),
+      }),
+    )
     // what the ExternalSecret gives the pods: the cluster endpoint, resolved by the sandbox DNS
     const databaseUrl = `postgres://${postgres.user}:${encodeURIComponent(postgres.password)}@${databaseEndpoint}:${postgres.port}/${postgres.database}`
 

@@ -365,6 +365,10 @@ describe('sandbox end to end', () => {
       const v = await timed('verify (after the database rollback)', () => cli(['verify', '--env', 'sandbox', '--json']))
       expect(failing(json<VerifyJson>(v))).toEqual([])
       expect(v.code, explain(v)).toBe(0)
+      // verify connected by the AWS names, resolved by the sandbox DNS: the restored Aurora endpoint, the ElastiCache endpoint
+      const detail = (id: string): string => json<VerifyJson>(v).checks.find((c) => c.id === id)?.detail ?? ''
+      expect(detail('database.select')).toContain(restored!.Endpoint!)
+      expect(detail('redis.ping')).toMatch(/^PONG from master\.autolytiq-sandbox\.[a-z0-9]+\.use1\.cache\.amazonaws\.com:\d+ /)
     } finally {
       rds.destroy()
     }
