@@ -262,7 +262,23 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
     const admin = new URL(source.adminUrl)
     await execa(
       bin ? join(bin, 'pg_basebackup') : 'pg_basebackup',
-      ['-h', source.address, '-p', String(source.port), '-U', decodeURIComponent(admin.username), '-D', dir, '-X', 'stream', '-c', 'fast', '--no-sync', '-w'],
+      [
+        '-h',
+        source.address,
+        '-p',
+        String(source.port),
+        '-U',
+        decodeURIComponent(admin.username),
+        '-D',
+        dir,
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+        '--no-sync',
+        '--no-manifest',
+        '-w',
+      ],
       { ...owner, env: { PGPASSWORD: decodeURIComponent(admin.password) }, timeout: 120_000 },
     )
     await mark(snap, { dir })
