@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import type { Check, CheckStatus, Context } from '../engine/types.js'
 import { errorMessage } from '../engine/errors.js'
+import { lookupVia } from '../clients/lookup.js'
 import { AppSecret, SecretUnavailable } from './secrets.js'
 import { terraformOutput } from './database.js'
 
@@ -47,10 +48,13 @@ export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
         enableOfflineQueue: false,
+        // ioredis hands `tls` to tls.connect: the host resolves through the environment's DNS
+        // servers when it names some (the sandbox answers its ElastiCache endpoint there)
         tls: tls
           ? {
               ca: ctx.env.caFile ? [...rootCertificates, readFileSync(ctx.env.caFile, 'utf8')] : undefined,
               servername: isIP(u.hostname) ? undefined : u.hostname,
+              lookup: lookupVia(ctx.env.dnsServers),
             }
           : undefined,
       })

@@ -16,6 +16,11 @@ export interface TestRedis {
   caPath: string
   /** rediss://:PASSWORD@127.0.0.1:PORT */
   url: string
+  /**
+   * Serve another certificate from now on (Redis reloads its TLS files on CONFIG SET), e.g. one
+   * naming the ElastiCache endpoint the sandbox learns only after the server runs.
+   */
+  useCertificate(cert: { certPath: string; keyPath: string }): Promise<void>
   stop(): Promise<void>
 }
 
@@ -74,20 +79,32 @@ export async function startRedis(
     await proc.stop()
     removeTempDir(dir)
   }
+  const admin = (): Redis =>
+    new Redis({
+      host: '127.0.0.1',
+      port,
+      password,
+      tls: { ca: pki.caCert, servername: 'localhost' },
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 1000,
+    })
+  const useCertificate = async (cert: { certPath: string; keyPath: string }): Promise<void> => {
+    const client = admin()
+    client.on('error', () => {}) // errors surface through connect()/config()
+    try {
+      await client.connect()
+      await client.config('SET', 'tls-cert-file', cert.certPath, 'tls-key-file', cert.keyPath)
+    } finally {
+      client.disconnect()
+    }
+  }
   try {
     await waitFor(
       'redis-server',
       async () => {
-        const client = new Redis({
-          host: '127.0.0.1',
-          port,
-          password,
-          tls: { ca: pki.caCert, servername: 'localhost' },
-          lazyConnect: true,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-          connectTimeout: 1000,
-        })
+        const client = admin()
         client.on('error', () => {}) // errors surface through connect()/ping()
         try {
           await client.connect()
@@ -108,6 +125,7 @@ export async function startRedis(
     password,
     caPath: pki.caCertPath,
     url: `rediss://:${password}@127.0.0.1:${port}`,
+    useCertificate,
     stop,
   }
 }
