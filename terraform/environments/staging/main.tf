@@ -25,6 +25,8 @@ module "platform" {
   db_max_capacity         = var.db_max_capacity
   redis_node_type         = var.redis_node_type
   backup_retention_days   = var.backup_retention_days
+  eks_public_access_cidrs = var.eks_public_access_cidrs
+  log_retention_days      = var.log_retention_days
 
   # staging: single-AZ Redis, no DR copy, data may be deleted (cheaper, disposable).
   multi_az            = false

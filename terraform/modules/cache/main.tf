@@ -15,6 +15,7 @@ resource "aws_vpc_security_group_ingress_rule" "redis" {
   for_each                     = toset(var.allowed_security_group_ids)
   security_group_id            = aws_security_group.this.id
   referenced_security_group_id = each.value
+  description                  = "Redis from the EKS cluster"
   ip_protocol                  = "tcp"
   from_port                    = 6379
   to_port                      = 6379
