@@ -23,9 +23,15 @@ export function imageDigest(image: string): string | undefined {
 /**
  * Each service's image pinned to the digest ECR holds for its tag (DescribeImages, one call per
  * service, concurrently). `repositoryOf` maps a service to its ECR repository name. A tag ECR
- * does not have fails the step, naming the phase that publishes it.
+ * does not have fails the step, naming the phase that publishes it (allowMissing: left unpinned,
+ * for --dry-run plans made before the images exist).
  */
-export async function resolveDigests(ctx: Context, images: Record<string, string>, repositoryOf: (service: string) => string): Promise<Record<string, string>> {
+export async function resolveDigests(
+  ctx: Context,
+  images: Record<string, string>,
+  repositoryOf: (service: string) => string,
+  opts: { allowMissing?: boolean } = {},
+): Promise<Record<string, string>> {
   const { DescribeImagesCommand } = await import('@aws-sdk/client-ecr')
   const ecr = await ctx.clients.aws.ecr()
   const missing: string[] = []
@@ -45,7 +51,7 @@ export async function resolveDigests(ctx: Context, images: Record<string, string
       return [service, image]
     }),
   )
-  if (missing.length)
+  if (missing.length && !opts.allowMissing)
     throw new StepFailedError(
       `no image in ECR for ${missing.sort().join(', ')}: nothing to pin a digest to`,
       `publish the images first: \`autolytiq deploy --env ${ctx.envName} --phase 4\``,
