@@ -8,6 +8,8 @@
 #     into ${AUTOLYTIQ_CACHE:-~/.cache/autolytiq}/bin/helm when no helm is on PATH
 #   - zsh, shellcheck (Debian) and actionlint (Go module proxy, into the same cache bin/)
 #   - a Terraform CLI configuration for a local provider mirror (scripts/terraform-cli-config.sh)
+#   - checkov 3.3.30 (PyPI, in its own venv) and kube-score v1.20.0 (Go module proxy), the
+#     independent scanners (test/harness/scripts/install-scanners.sh)
 #   - the Kubernetes control plane (test/harness/scripts/build-k8s.sh; cached after the first
 #     build, which takes 10-25 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_K8S_BUILD=1.
 set -euo pipefail
@@ -99,6 +101,8 @@ fi
 # --- Terraform CLI configuration: providers from a local mirror, when the machine has one -------
 # (writes ${TF_CLI_CONFIG_FILE:-~/.terraformrc} only when that file does not exist yet)
 bash "$ROOT/scripts/terraform-cli-config.sh"
+# --- security scanners (test/unit/security-scanners.test.ts): checkov (PyPI, own venv), kube-score
+bash "$ROOT/test/harness/scripts/install-scanners.sh"
 
 # --- Kubernetes control plane ----------------------------------------------------------------
 if [ "${AUTOLYTIQ_SKIP_K8S_BUILD:-0}" != "1" ]; then

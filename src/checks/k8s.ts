@@ -46,8 +46,21 @@ export function deploymentsCheck(view: KubeView, o: KubeCheckOptions): Check {
         problems.push(`${s.name}: ${available}/${want} available${cond?.status === 'False' && cond.message ? ` (${cond.message})` : ''}`)
     }
     if (problems.length) return { status: 'fail', detail: list(problems) }
-    return { status: 'pass', detail: `${o.services.length} Deployment(s) fully available (${ready} pods)` }
+    return { status: 'pass', detail: `${o.services.length} Deployment(s) fully available (${ready} pods)${runningImages(o.services, found)}` }
   })
+}
+
+/** '; images api-gateway v1.0.0@sha256:0123456789ab, …' — what runs, by tag and digest (k8s.deploy pins digests). */
+function runningImages(services: Service[], found: Map<string, k8s.V1Deployment>): string {
+  const pinned: string[] = []
+  for (const s of services) {
+    const image = found.get(s.name)?.spec?.template.spec?.containers.find((c) => c.name === s.name)?.image
+    if (!image?.includes('@')) continue // not pinned: nothing to add to "available"
+    const [ref = '', digest = ''] = image.split('@')
+    const tag = ref.slice(ref.lastIndexOf('/') + 1).split(':')[1] ?? 'latest'
+    pinned.push(`${s.name} ${tag}@${digest.slice(0, 19)}`)
+  }
+  return pinned.length ? `; images ${list(pinned, services.length)}` : ''
 }
 
 /** Pods this run is about: those of the selected Deployments, plus everything else unless narrowed. */

@@ -2,6 +2,7 @@ import { loadProject, stateStorage } from './context.js'
 import { staleReason, type LockHolder } from './lock.js'
 import { StateStore, type RunRecord, type StepState } from './state.js'
 import { loadRunbook } from './runbook.js'
+import { splitImage } from '../k8s/inputs.js'
 
 export interface EnvironmentStatus {
   environment: string
@@ -21,6 +22,8 @@ export interface EnvironmentStatus {
   }[]
   next?: string
   rollbackPoints: number
+  /** What the last k8s.deploy applied, per service: the tag people read and the digest that runs. */
+  images: { service: string; tag: string; digest?: string }[]
 }
 
 /** State + lock only: no outside system is contacted. */
@@ -56,5 +59,16 @@ export async function environmentStatus(envFlag: string | undefined, runbookName
     steps,
     next: firstNotDone?.id,
     rollbackPoints: store.state.rollbackPoints.length,
+    images: deployedImages(store.outputs('k8s.deploy')?.images),
   }
+}
+
+function deployedImages(images: unknown): EnvironmentStatus['images'] {
+  if (!images || typeof images !== 'object') return []
+  return Object.entries(images as Record<string, unknown>)
+    .filter((e): e is [string, string] => typeof e[1] === 'string')
+    .map(([service, image]) => {
+      const { tag, digest } = splitImage(image)
+      return digest ? { service, tag, digest } : { service, tag }
+    })
 }

@@ -20,20 +20,28 @@ export function releaseImages(ctx: Pick<Context, 'env' | 'catalog'>, tags: Recor
   return Object.fromEntries(ctx.catalog.services.map((s) => [s.name, ctx.catalog.image(s.name, registry, tags[s.name] ?? ctx.env.release)]))
 }
 
-/** kustomize `images:` entries for full image references keyed by service (manifests name them autolytiq/<service>). */
+/**
+ * kustomize `images:` entries for full image references keyed by service (manifests name them
+ * autolytiq/<service>). A reference pinned to a digest (`repo:tag@sha256:…`) keeps its tag too:
+ * kustomize then writes `repo:tag@sha256:…`, which Kubernetes runs by digest while the tag stays
+ * readable for people, `status` and the sandbox's node simulator.
+ */
 export function imageOverrides(ctx: Pick<Context, 'catalog'>, images: Record<string, string>): ImageOverride[] {
   return Object.entries(images).map(([service, image]) => {
-    const { name, tag } = splitImage(image)
-    return { name: `${ctx.catalog.registryPrefix}/${service}`, newName: name, newTag: tag }
+    const { name, tag, digest } = splitImage(image)
+    return { name: `${ctx.catalog.registryPrefix}/${service}`, newName: name, newTag: tag, ...(digest ? { digest } : {}) }
   })
 }
 
-/** 'reg/autolytiq/x:v1' → { name: 'reg/autolytiq/x', tag: 'v1' } (a registry port is not a tag). */
-export function splitImage(image: string): { name: string; tag: string } {
-  const slash = image.lastIndexOf('/')
-  const colon = image.lastIndexOf(':')
-  if (colon > slash) return { name: image.slice(0, colon), tag: image.slice(colon + 1) }
-  return { name: image, tag: 'latest' }
+/** 'reg/autolytiq/x:v1@sha256:…' → { name: 'reg/autolytiq/x', tag: 'v1', digest: 'sha256:…' } (a registry port is not a tag). */
+export function splitImage(image: string): { name: string; tag: string; digest?: string } {
+  const at = image.indexOf('@')
+  const ref = at === -1 ? image : image.slice(0, at)
+  const digest = at === -1 ? undefined : image.slice(at + 1)
+  const slash = ref.lastIndexOf('/')
+  const colon = ref.lastIndexOf(':')
+  const parts = colon > slash ? { name: ref.slice(0, colon), tag: ref.slice(colon + 1) } : { name: ref, tag: 'latest' }
+  return digest ? { ...parts, digest } : parts
 }
 
 export function overlayDir(ctx: Pick<Context, 'root' | 'env'>): string {

@@ -11,6 +11,8 @@ export interface ImageOverride {
   name: string
   newName: string
   newTag: string
+  /** sha256:…; with newTag, kustomize writes newName:newTag@digest */
+  digest?: string
 }
 
 export interface JsonPatchOp {

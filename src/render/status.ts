@@ -23,6 +23,16 @@ export function renderStatus(s: EnvironmentStatus): string {
       ? `${done}/${s.steps.length} steps done. Next: ${s.next} (\`autolytiq deploy --env ${s.environment}\` resumes there).`
       : `All ${s.steps.length} steps done.`,
   )
+  if (s.images.length) {
+    lines.push('')
+    lines.push('Deployed images (k8s.deploy):')
+    lines.push(
+      table(
+        ['service', 'tag', 'digest'],
+        s.images.map((i) => [i.service, i.tag, i.digest ?? '(not pinned)']),
+      ),
+    )
+  }
   lines.push(`${s.rollbackPoints} rollback point(s) recorded.`)
   return lines.join('\n')
 }

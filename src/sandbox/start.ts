@@ -301,7 +301,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const ci = startCiPublisher({
       aws,
       repositories: o.catalog.services.map((s) => s.ecrRepository),
-      tags: [o.env.release, o.envName],
+      // the release tag only: repositories are IMMUTABLE, so a moving <env> tag cannot be re-pushed
+      tags: [o.env.release],
       log: o.log,
     })
     stops.push({ name: 'ci publisher', stop: ci.stop })

@@ -65,7 +65,9 @@ export function k8sProject(
               { uses: 'k8s.namespaces' },
               { uses: 'k8s.secret-store', with: { timeoutSeconds: 60 } },
               { uses: 'k8s.external-secrets', with: { timeoutSeconds: 60 } },
-              { uses: 'k8s.deploy' },
+              // no AWS in these tests, so no ECR to resolve digests from: deploy by digest is
+              // tested against moto in k8s-digest.test.ts and by the sandbox go-live
+              { uses: 'k8s.deploy', with: { pinDigests: false } },
               { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } },
               { uses: 'k8s.migrate', with: { timeoutSeconds: 120, backoffLimit: 0 } },
               { uses: 'k8s.ingress-address', with: { timeoutSeconds: 60 } },

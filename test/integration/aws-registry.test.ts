@@ -7,10 +7,14 @@ import {
   GetLifecyclePolicyCommand,
   PutImageCommand,
   PutImageScanningConfigurationCommand,
+  PutImageTagMutabilityCommand,
+  CreateRepositoryCommand,
+  PutLifecyclePolicyCommand,
 } from '@aws-sdk/client-ecr'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
 import { loadCatalog } from '../../src/config/catalog.js'
+import { lifecyclePolicy } from '../../src/steps/aws/ecr.js'
 import { awsProject, describeCalls, outcome, runInProcess, type AwsProject } from './aws-project.js'
 
 // Plan phase 4 against moto: ECR repositories, release images, and GitHub setup (gh cannot reach
@@ -39,7 +43,7 @@ describe.skipIf(!aws)('phase 4 against moto', () => {
   let p: AwsProject
   afterEach(() => p?.cleanup())
 
-  it('ecr.repositories: creates one per catalog service, then changes nothing, then repairs drift', async () => {
+  it('ecr.repositories (sandbox, whose terraform is a facade): creates one per catalog service, then changes nothing, then repairs drift', async () => {
     p = await awsProject({ endpoint })
     const ecr = new ECRClient(p.sdk)
 
@@ -51,6 +55,7 @@ describe.skipIf(!aws)('phase 4 against moto', () => {
     for (const r of created) {
       expect(r.imageScanningConfiguration?.scanOnPush).toBe(true)
       expect(r.encryptionConfiguration?.encryptionType).toBe('AES256')
+      expect(r.imageTagMutability).toBe('IMMUTABLE')
       const policy = JSON.parse((await ecr.send(new GetLifecyclePolicyCommand({ repositoryName: r.repositoryName }))).lifecyclePolicyText!)
       expect(policy.rules[0].selection).toEqual({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 })
     }
@@ -62,14 +67,45 @@ describe.skipIf(!aws)('phase 4 against moto', () => {
     // Drift: a lifecycle policy removed, scan on push turned off.
     await ecr.send(new DeleteLifecyclePolicyCommand({ repositoryName: 'autolytiq/deal-service' }))
     await ecr.send(new PutImageScanningConfigurationCommand({ repositoryName: 'autolytiq/auth-service', imageScanningConfiguration: { scanOnPush: false } }))
+    await ecr.send(new PutImageTagMutabilityCommand({ repositoryName: 'autolytiq/user-service', imageTagMutability: 'MUTABLE' }))
     const third = await runInProcess(p, ['ecr.repositories'])
     expect(outcome(third.report, 'ecr.repositories')).toBe('changed')
-    expect(third.report.steps[0]?.detail).toMatch(/^repaired drift: .*auth-service: scan on push off.*deal-service: lifecycle policy missing/)
-    expect(describeCalls(third.mutating).sort()).toEqual(['ecr.PutImageScanningConfiguration', 'ecr.PutLifecyclePolicy'])
+    expect(third.report.steps[0]?.detail).toMatch(
+      /^repaired drift: .*auth-service: scan on push off.*deal-service: lifecycle policy missing.*user-service: tags are mutable/,
+    )
+    expect(describeCalls(third.mutating).sort()).toEqual(['ecr.PutImageScanningConfiguration', 'ecr.PutImageTagMutability', 'ecr.PutLifecyclePolicy'])
 
     const fourth = await runInProcess(p, ['ecr.repositories'])
     expect(outcome(fourth.report, 'ecr.repositories')).toBe('unchanged')
     expect(fourth.mutating).toEqual([])
+  })
+
+  it('ecr.repositories (staging/prod: terraform owns them): only checks; missing fails naming phase 2, CLI-era ones name the import', async () => {
+    p = await awsProject({ endpoint, envName: 'staging', environment: { sandbox: false, awsEndpoint: endpoint } })
+    const ecr = new ECRClient(p.sdk)
+
+    const missing = await runInProcess(p, ['ecr.repositories'])
+    expect(missing.report.result).toBe('failed')
+    expect(missing.mutating, 'never creates a repository').toEqual([])
+    expect(missing.report.error?.message).toMatch(/^ECR repositories are not as terraform\/modules\/ecr makes them: .*autolytiq\/api-gateway missing/)
+    expect(missing.report.error?.next).toBe('run phase 2 (terraform.plan and terraform.apply create them): `autolytiq deploy --env staging --phase 2`')
+
+    // As the CLI used to create them: mutable tags -> the adoption path, still nothing changed
+    for (const repositoryName of repos) {
+      await ecr.send(new CreateRepositoryCommand({ repositoryName, imageScanningConfiguration: { scanOnPush: true } }))
+      await ecr.send(new PutLifecyclePolicyCommand({ repositoryName, lifecyclePolicyText: JSON.stringify(lifecyclePolicy(30)) }))
+    }
+    const cliEra = await runInProcess(p, ['ecr.repositories'])
+    expect(cliEra.report.result).toBe('failed')
+    expect(cliEra.mutating).toEqual([])
+    expect(cliEra.report.error?.message).toMatch(/tags are mutable/)
+    expect(cliEra.report.error?.next).toContain('ecr_adopt_existing_repositories: true')
+
+    // As terraform/modules/ecr leaves them (terraform adopted them: immutable tags)
+    for (const repositoryName of repos) await ecr.send(new PutImageTagMutabilityCommand({ repositoryName, imageTagMutability: 'IMMUTABLE' }))
+    const done = await runInProcess(p, ['ecr.repositories'])
+    expect(outcome(done.report, 'ecr.repositories')).toBe('unchanged')
+    expect(done.mutating).toEqual([])
   })
 
   it('images: verify fails naming the services without the release tag; once CI pushed them both steps are done', async () => {

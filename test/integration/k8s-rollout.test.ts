@@ -38,7 +38,11 @@ function writeRunbook(p: K8sProject, imageTags: Record<string, string> = {}): vo
         id: 'kubernetes',
         number: 5,
         title: 'Kubernetes deployment',
-        steps: [{ uses: 'k8s.namespaces' }, { uses: 'k8s.deploy', with: { imageTags } }, { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } }],
+        steps: [
+          { uses: 'k8s.namespaces' },
+          { uses: 'k8s.deploy', with: { imageTags, pinDigests: false } },
+          { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } },
+        ],
       },
     ],
   }

@@ -31,7 +31,11 @@ function writeGoLive(imageTags: Record<string, string>, project: K8sProject = p)
         id: 'kubernetes',
         number: 5,
         title: 'Kubernetes deployment',
-        steps: [{ uses: 'k8s.namespaces' }, { uses: 'k8s.deploy', with: { imageTags } }, { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } }],
+        steps: [
+          { uses: 'k8s.namespaces' },
+          { uses: 'k8s.deploy', with: { imageTags, pinDigests: false } },
+          { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } },
+        ],
       },
     ],
   }

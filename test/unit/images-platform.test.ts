@@ -17,7 +17,7 @@ describe('images.publish builds for the nodes’ platform', () => {
       } as unknown as Context
       const plan = await imagesPublish.plan(ctx, { skipBuild: false })
       expect(plan.join('\n')).toContain(
-        'docker build --platform linux/amd64 -t 222222222222.dkr.ecr.us-east-1.amazonaws.com/<repository>:v1.0.0 -t 222222222222.dkr.ecr.us-east-1.amazonaws.com/<repository>:prod <sourceDir>/<service>',
+        'docker build --platform linux/amd64 -t 222222222222.dkr.ecr.us-east-1.amazonaws.com/<repository>:v1.0.0 <sourceDir>/<service>',
       )
     } finally {
       if (saved !== undefined) process.env.AUTOLYTIQ_SKIP_BUILD = saved

@@ -168,6 +168,8 @@ describe('names, paths and small decisions', () => {
       tag: 'v1.2.3',
     })
     expect(splitImage('localhost:5000/autolytiq/api')).toEqual({ name: 'localhost:5000/autolytiq/api', tag: 'latest' })
+    const digest = `sha256:${'ab'.repeat(32)}`
+    expect(splitImage(`localhost:5000/autolytiq/api:v1.2.3@${digest}`)).toEqual({ name: 'localhost:5000/autolytiq/api', tag: 'v1.2.3', digest })
     expect(ecrRegistry({ accountId: '222222222222', region: 'eu-west-1' })).toBe('222222222222.dkr.ecr.eu-west-1.amazonaws.com')
   })
 

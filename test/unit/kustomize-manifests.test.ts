@@ -105,7 +105,13 @@ describe('base: each catalog Deployment', () => {
     expect(c.image).toBe(`autolytiq/${name}`)
     expect(c.ports).toEqual([{ name: 'http', containerPort: svc.port }])
     expect(c.readinessProbe.httpGet).toEqual({ path: svc.healthPath, port: 'http' })
-    expect(c.livenessProbe.httpGet).toEqual({ path: svc.healthPath, port: 'http' })
+    // liveness only asks "is the process alive" (a slow dependency must not restart every pod);
+    // a startup probe holds it off during slow starts
+    expect(c.livenessProbe).toMatchObject({ tcpSocket: { port: 'http' } })
+    expect(c.livenessProbe.httpGet).toBeUndefined()
+    expect(c.startupProbe).toMatchObject({ tcpSocket: { port: 'http' } })
+    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(120)
+    expect(c.imagePullPolicy).toBe('Always')
     expect(c.resources.requests.cpu).toBeDefined()
     expect(c.resources.limits.memory).toBeDefined()
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
@@ -124,8 +130,27 @@ describe('base: each catalog Deployment', () => {
   it('ingress is denied by default and opened only for the ALB, the namespace and Prometheus', async () => {
     const objs = await build('k8s/base')
     const names = objs.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name)
-    expect(names.sort()).toEqual(['allow-alb-to-api-gateway', 'allow-prometheus-scrape', 'allow-same-namespace', 'default-deny-ingress'])
+    const ingress = names.filter((n) => !n.endsWith('-egress'))
+    expect(ingress.sort()).toEqual(['allow-alb-to-api-gateway', 'allow-prometheus-scrape', 'allow-same-namespace', 'default-deny-ingress'])
     expect((find(objs, 'NetworkPolicy', 'default-deny-ingress') as Any).spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] })
+  })
+
+  it('egress is denied by default and opened for DNS, the namespace, PostgreSQL/Redis in the VPC and HTTPS', async () => {
+    const objs = await build('k8s/base')
+    const egress = objs.filter((o) => o.kind === 'NetworkPolicy' && (o as Any).spec.policyTypes.includes('Egress')) as Any[]
+    expect(egress.map((p) => p.metadata.name).sort()).toEqual([
+      'allow-database-and-redis-egress',
+      'allow-dns-egress',
+      'allow-https-egress',
+      'allow-same-namespace-egress',
+      'default-deny-egress',
+    ])
+    expect(find(objs, 'NetworkPolicy', 'default-deny-egress')!.spec).toEqual({ podSelector: {}, policyTypes: ['Egress'] })
+    const ports = (name: string) =>
+      (find(objs, 'NetworkPolicy', name) as Any).spec.egress.flatMap((e: Any) => e.ports.map((p: Any) => `${p.protocol}/${p.port}`))
+    expect(ports('allow-dns-egress')).toEqual(['UDP/53', 'TCP/53'])
+    expect(ports('allow-database-and-redis-egress')).toEqual(['TCP/5432', 'TCP/6379'])
+    expect(ports('allow-https-egress')).toEqual(['TCP/443'])
   })
 })
 

@@ -36,7 +36,7 @@ export function canonical(value: unknown): string {
   return JSON.stringify(value)
 }
 
-type Problem = 'missing' | 'scan-on-push' | 'lifecycle'
+type Problem = 'missing' | 'scan-on-push' | 'mutable-tags' | 'lifecycle'
 
 interface RepoFinding {
   name: string
@@ -81,6 +81,7 @@ async function inspect(ctx: Context, keep: number): Promise<RepoFinding[]> {
         f.details.push(`${name}: ${detail}`)
       }
       if (!repo.imageScanningConfiguration?.scanOnPush) add('scan-on-push', 'scan on push off')
+      if (repo.imageTagMutability !== 'IMMUTABLE') add('mutable-tags', 'tags are mutable')
       if (!(await lifecycleMatches(ctx, name, keep))) add('lifecycle', 'lifecycle policy missing or different')
       // Encryption cannot be changed after creation; KMS is stronger than the plan's AES256.
       const enc = repo.encryptionConfiguration?.encryptionType
@@ -100,6 +101,7 @@ async function repair(ctx: Context, f: RepoFinding, keep: number): Promise<void>
         new ecrm.CreateRepositoryCommand({
           repositoryName: f.name,
           imageScanningConfiguration: { scanOnPush: true },
+          imageTagMutability: 'IMMUTABLE',
           encryptionConfiguration: { encryptionType: 'AES256' },
         }),
       )
@@ -109,26 +111,50 @@ async function repair(ctx: Context, f: RepoFinding, keep: number): Promise<void>
       await ecr.send(new ecrm.PutImageScanningConfigurationCommand({ repositoryName: f.name, imageScanningConfiguration: { scanOnPush: true } }))
     }
   }
+  if (f.problems.includes('mutable-tags')) await ecr.send(new ecrm.PutImageTagMutabilityCommand({ repositoryName: f.name, imageTagMutability: 'IMMUTABLE' }))
   if (f.problems.includes('scan-on-push'))
     await ecr.send(new ecrm.PutImageScanningConfigurationCommand({ repositoryName: f.name, imageScanningConfiguration: { scanOnPush: true } }))
   if (f.problems.includes('missing') || f.problems.includes('lifecycle'))
     await ecr.send(new ecrm.PutLifecyclePolicyCommand({ repositoryName: f.name, lifecyclePolicyText: JSON.stringify(lifecyclePolicy(keep)) }))
 }
 
-/** Plan 4.1: one ECR repository per catalog service (12), scan on push, AES256, lifecycle policy. */
+/**
+ * Terraform creates the repositories (terraform/modules/ecr, from the same catalog), so staging and
+ * prod only get checked here: a missing or drifted repository fails naming phase 2. The sandbox's
+ * terraform is a provider-less terraform_data facade (no AWS provider can be downloaded there), so
+ * for the sandbox only this step stands in for the module, with its settings (scan on push,
+ * IMMUTABLE tags, keep-30 lifecycle; AES256: the facade has no KMS key).
+ */
+function createsRepositories(ctx: Context): boolean {
+  return ctx.env.sandbox
+}
+
+function terraformOwnsThem(ctx: Context, found: RepoFinding[]): StepFailedError {
+  const cliEra = found.some((f) => !f.problems.includes('missing'))
+  return new StepFailedError(
+    `ECR repositories are not as terraform/modules/ecr makes them: ${listSome(found.flatMap((f) => f.details))}`,
+    cliEra
+      ? `terraform owns them: set terraformVars ecr_adopt_existing_repositories: true for ${ctx.envName} in autolytiq.yaml (imports the existing ones, deletes nothing), then \`autolytiq deploy --env ${ctx.envName} --phase 2\``
+      : `run phase 2 (terraform.plan and terraform.apply create them): \`autolytiq deploy --env ${ctx.envName} --phase 2\``,
+  )
+}
+
+/** Plan 4.1: one ECR repository per catalog service (12), scan on push, immutable tags, lifecycle policy. */
 export const ecrRepositories: Step<z.infer<typeof params>> = {
   id: 'ecr.repositories',
   title: 'ECR repositories for every catalog service',
   description:
-    'Plan 4.1: one repository per service in services/catalog.yaml, scan on push, AES256 encryption, lifecycle policy keeping the last 30 images; describe-then-create, drift repaired.',
+    'Plan 4.1: one repository per service in services/catalog.yaml with scan on push, immutable tags and the keep-30 lifecycle. Terraform creates them (terraform/modules/ecr); this step checks they exist and fails naming phase 2 when one is missing. The sandbox (terraform facade) creates them here instead.',
   danger: 'mutating',
   params,
   async plan(ctx, p) {
+    if (!createsRepositories(ctx))
+      return [`ecr DescribeRepositories; GetLifecyclePolicy for each of ${ctx.catalog.services.length} repositories (read-only: terraform creates them)`]
     return [
       'ecr DescribeRepositories; GetLifecyclePolicy for each',
       ...ctx.catalog.services.map(
         (s) =>
-          `ecr CreateRepository ${s.ecrRepository} scanOnPush=true encryptionType=AES256 + PutLifecyclePolicy keep ${p.keepImages} (if missing or drifted)`,
+          `ecr CreateRepository ${s.ecrRepository} scanOnPush=true imageTagMutability=IMMUTABLE encryptionType=AES256 + PutLifecyclePolicy keep ${p.keepImages} (if missing or drifted)`,
       ),
     ]
   },
@@ -141,8 +167,10 @@ export const ecrRepositories: Step<z.infer<typeof params>> = {
     return found.every((f) => f.problems.includes('missing')) ? { status: 'todo', detail } : { status: 'drift', detail }
   },
   async run(ctx, p) {
+    const found = (await inspect(ctx, p.keepImages)).filter((f) => f.problems.length)
+    if (found.length && !createsRepositories(ctx)) throw terraformOwnsThem(ctx, found)
     await requireAccount(ctx)
-    for (const f of await inspect(ctx, p.keepImages)) if (f.problems.length) await repair(ctx, f, p.keepImages)
+    for (const f of found) await repair(ctx, f, p.keepImages)
     return { repositories: ctx.catalog.services.map((s) => s.ecrRepository) }
   },
   async verify(ctx, p) {

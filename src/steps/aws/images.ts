@@ -57,16 +57,9 @@ function sourceDirFor(ctx: Context, p: PublishParams): string {
  * --platform runs nowhere there ("exec format error"). plan() and run() share these arguments.
  */
 export const NODE_PLATFORM = 'linux/amd64'
-export const buildArgs = (image: string, tag: string, envTag: string, context: string): string[] => [
-  'build',
-  '--platform',
-  NODE_PLATFORM,
-  '-t',
-  `${image}:${tag}`,
-  '-t',
-  `${image}:${envTag}`,
-  context,
-]
+// Only the release tag: ECR tags are IMMUTABLE (terraform/modules/ecr), so the plan's moving
+// :<env> tag would be refused on the next release. What runs is pinned by digest (k8s.deploy).
+export const buildArgs = (image: string, tag: string, context: string): string[] => ['build', '--platform', NODE_PLATFORM, '-t', `${image}:${tag}`, context]
 
 async function dockerLogin(ctx: Context): Promise<void> {
   const { GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr')
@@ -90,7 +83,7 @@ export const imagesPublish: Step<PublishParams> = {
   id: 'images.publish',
   title: 'Build and push missing release images',
   description:
-    'Plan 4.4: docker build/tag/push of <release> and <env> tags, only for services whose release tag is missing in ECR; needs a Docker engine, or skipBuild / AUTOLYTIQ_SKIP_BUILD=1 when CI publishes the images.',
+    "Plan 4.4: docker build/tag/push of the <release> tag, only for services whose release tag is missing in ECR (tags are immutable: the plan's moving <env> tag is not pushed; k8s.deploy pins digests instead); needs a Docker engine, or skipBuild / AUTOLYTIQ_SKIP_BUILD=1 when CI publishes the images.",
   danger: 'mutating',
   params: publishParams,
   timeoutMs: 90 * 60_000,
@@ -101,7 +94,7 @@ export const imagesPublish: Step<PublishParams> = {
     return [
       `ecr DescribeImages <repository>:${tag} for each of ${ctx.catalog.services.length} services`,
       `ecr GetAuthorizationToken; docker login --username AWS --password-stdin ${registryHost(ctx)}`,
-      `for each service missing ${tag}: docker ${buildArgs(img, tag, ctx.envName, '<sourceDir>/<service>').join(' ')}; docker push both tags`,
+      `for each service missing ${tag}: docker ${buildArgs(img, tag, '<sourceDir>/<service>').join(' ')}; docker push ${img}:${tag}`,
     ]
   },
   async check(ctx, p) {
@@ -128,13 +121,12 @@ export const imagesPublish: Step<PublishParams> = {
     for (const s of missing) {
       const image = `${registryHost(ctx)}/${s.ecrRepository}`
       ctx.log(`building ${s.name}`)
-      await ctx.clients.exec('docker', buildArgs(image, tag, ctx.envName, join(src, s.name)), {
+      await ctx.clients.exec('docker', buildArgs(image, tag, join(src, s.name)), {
         signal: ctx.signal,
         timeoutMs: 30 * 60_000,
         onLine: (l) => ctx.log(`${s.name}: ${l}`),
       })
-      for (const t of [tag, ctx.envName])
-        await ctx.clients.exec('docker', ['push', `${image}:${t}`], { signal: ctx.signal, timeoutMs: 30 * 60_000, onLine: (l) => ctx.log(`${s.name}: ${l}`) })
+      await ctx.clients.exec('docker', ['push', `${image}:${tag}`], { signal: ctx.signal, timeoutMs: 30 * 60_000, onLine: (l) => ctx.log(`${s.name}: ${l}`) })
     }
     return { published: missing.map((s) => s.name), tag }
   },

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Context, Step } from '../../engine/types.js'
+import { resolveDigests } from '../../k8s/digests.js'
 import { certificateArn, ecrRegistry } from '../../k8s/inputs.js'
 import { captureWorkloads, WORKLOADS_POINT } from '../../k8s/workloads.js'
 import { applyAndReport, checkObjects, planObjects } from './apply-step.js'
@@ -11,12 +12,24 @@ const params = z
     imageTags: z.record(z.string().regex(/^[\w][\w.-]{0,127}$/, 'an image tag')).default({}),
     /** Registry instead of <accountId>.dkr.ecr.<region>.amazonaws.com. */
     registry: z.string().min(1).optional(),
+    /**
+     * Resolve each tag to its ECR digest and apply repo:tag@sha256:… (default). false only for
+     * clusters whose images are not in this account's ECR (tests of the rollout machinery).
+     */
+    pinDigests: z.boolean().default(true),
   })
   .strict()
 type Params = z.infer<typeof params>
 
-async function manifests(ctx: Context, p: Params) {
-  return buildApp(ctx, { images: deployImages(ctx, p.imageTags, p.registry ?? ecrRegistry(ctx.env)), certificateArn: certificateArn(ctx) })
+/** The images this deploy applies: the release tags, pinned to the digests ECR holds for them. */
+async function images(ctx: Context, p: Params, opts: { allowMissing?: boolean } = {}): Promise<Record<string, string>> {
+  const tagged = deployImages(ctx, p.imageTags, p.registry ?? ecrRegistry(ctx.env))
+  if (!p.pinDigests) return tagged
+  return resolveDigests(ctx, tagged, (service) => ctx.catalog.get(service).ecrRepository, opts)
+}
+
+async function manifests(ctx: Context, p: Params, pinned: Record<string, string>) {
+  return buildApp(ctx, { images: pinned, certificateArn: certificateArn(ctx) })
 }
 
 /**
@@ -28,21 +41,23 @@ export const k8sDeploy: Step<Params> = {
   id: 'k8s.deploy',
   title: 'Application manifests (kustomize + server-side apply)',
   description:
-    "Plan 5.5-5.6: builds the environment's overlay in a temporary copy with this release's ECR images and the ACM certificate ARN, records the current images and ReplicaSet revisions as a rollback point, then server-side applies what differs.",
+    "Plan 5.5-5.6: resolves each release tag to its ECR digest (DescribeImages), builds the environment's overlay in a temporary copy with repo:tag@sha256:… images and the ACM certificate ARN, records the current images (digests) and ReplicaSet revisions as a rollback point, then server-side applies what differs. A re-pushed tag cannot change what runs without a deploy.",
   danger: 'mutating',
   params,
   async plan(ctx, p) {
-    const images = deployImages(ctx, p.imageTags, p.registry ?? ecrRegistry(ctx.env))
+    const pinned = await images(ctx, p, { allowMissing: true })
     return [
-      `kubectl kustomize (temporary layer over ${ctx.env.kustomizeOverlay}: namespace ${ctx.env.namespace}, ${Object.keys(images).length} images, certificate ARN)`,
-      ...Object.entries(images).map(([s, i]) => `  image ${s}: ${i}`),
-      ...(await planObjects(ctx, await manifests(ctx, p))),
+      ...(p.pinDigests ? [`ecr DescribeImages <repository>:<tag> for each of ${Object.keys(pinned).length} services (tag -> digest)`] : []),
+      `kubectl kustomize (temporary layer over ${ctx.env.kustomizeOverlay}: namespace ${ctx.env.namespace}, ${Object.keys(pinned).length} images, certificate ARN)`,
+      ...Object.entries(pinned).map(([s, i]) => `  image ${s}: ${i}${p.pinDigests && !i.includes('@') ? ' (not in ECR yet: pinned at run time)' : ''}`),
+      ...(await planObjects(ctx, await manifests(ctx, p, pinned))),
     ]
   },
   async check(ctx, p) {
-    const r = await checkObjects(ctx, await manifests(ctx, p))
+    const pinned = await images(ctx, p)
+    const r = await checkObjects(ctx, await manifests(ctx, p, pinned))
     if (r.status !== 'done') return r
-    return { ...r, outputs: { namespace: ctx.env.namespace, release: ctx.env.release, images: deployImages(ctx, p.imageTags, p.registry ?? ecrRegistry(ctx.env)) } }
+    return { ...r, outputs: { namespace: ctx.env.namespace, release: ctx.env.release, images: pinned } }
   },
   async rollbackPoint(ctx) {
     const snapshot = await captureWorkloads(ctx.clients.kube, ctx.env.namespace, ctx.catalog.services)
@@ -50,13 +65,14 @@ export const k8sDeploy: Step<Params> = {
     return { kind: WORKLOADS_POINT, data: { ...snapshot } }
   },
   async run(ctx, p) {
-    const objects = await manifests(ctx, p)
+    const pinned = await images(ctx, p)
+    const objects = await manifests(ctx, p, pinned)
     const r = await applyAndReport(ctx, objects)
     ctx.log(`${r.created.length} created, ${r.updated.length} updated, ${r.unchanged} unchanged`)
     return {
       namespace: ctx.env.namespace,
       release: ctx.env.release,
-      images: deployImages(ctx, p.imageTags, p.registry ?? ecrRegistry(ctx.env)),
+      images: pinned,
       created: r.created.length,
       updated: r.updated,
     }

@@ -35,6 +35,8 @@ module "platform" {
   ecr_replication_from_account = var.ecr_replication_from_account
   ecr_replicate_to_account     = var.ecr_replicate_to_account
   slack_webhook_secret         = true
+  eks_public_access_cidrs      = var.eks_public_access_cidrs
+  log_retention_days           = var.log_retention_days
 
   # prod: Redis failover across AZs, backups copied to the DR region, deletion protection.
   multi_az            = true

@@ -130,3 +130,19 @@ variable "secret_versions" {
   type        = map(number)
   default     = {}
 }
+
+variable "eks_public_access_cidrs" {
+  description = "CIDR blocks that may reach the EKS API's public endpoint (autolytiq.yaml terraformVars). No default: never 0.0.0.0/0 by accident."
+  type        = list(string)
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention in days (autolytiq.yaml terraformVars; prod keeps at least 365)."
+  type        = number
+}
+
+variable "ecr_adopt_existing_repositories" {
+  description = "Import the ECR repositories an older autolytiq created with the CLI (ecr.repositories) instead of creating them; true once per environment that has them, see ecr-import.tf."
+  type        = bool
+  default     = false
+}

@@ -159,3 +159,20 @@ variable "ecr_replication_from_account" {
   type        = string
   default     = ""
 }
+
+# Declared because autolytiq.yaml may point any environment at any directory; the sandbox's
+# terraform_data facade has no EKS endpoint, log groups or ECR repositories to apply them to.
+variable "eks_public_access_cidrs" {
+  type    = list(string)
+  default = ["127.0.0.1/32"]
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 7
+}
+
+variable "ecr_adopt_existing_repositories" {
+  type    = bool
+  default = false
+}

@@ -34,6 +34,8 @@ module "platform" {
   eks_access_entries           = var.eks_access_entries
   ecr_replicate_to_account     = var.ecr_replicate_to_account
   ecr_replication_from_account = var.ecr_replication_from_account
+  eks_public_access_cidrs      = var.eks_public_access_cidrs
+  log_retention_days           = var.log_retention_days
 
   # staging: single-AZ Redis, no DR copy, data may be deleted (cheaper, disposable).
   multi_az            = false

@@ -3,6 +3,8 @@
 data "aws_caller_identity" "current" {}
 
 resource "aws_s3_bucket" "backups" {
+  #checkov:skip=CKV2_AWS_62:nothing consumes object events; access is recorded by S3 server access logs (access-logs.tf)
+  #checkov:skip=CKV_AWS_144:the database's DR copies go to the DR region through AWS Backup (copy_action); this bucket holds versioned ad-hoc exports
   bucket = "autolytiq-${var.environment}-backups-${data.aws_caller_identity.current.account_id}"
 }
 
@@ -45,6 +47,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
     noncurrent_version_expiration {
       noncurrent_days = var.retention_days
     }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
   }
 }
 
@@ -60,6 +65,17 @@ resource "aws_kms_key" "dr" {
   description             = "autolytiq ${var.environment}: DR backup copies"
   deletion_window_in_days = 30
   enable_key_rotation     = true
+  # The account administers it (IAM policies decide who uses it); AWS Backup gets grants through them.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountAdministers"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
 }
 
 resource "aws_backup_vault" "dr" {

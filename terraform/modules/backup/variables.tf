@@ -20,3 +20,8 @@ variable "resource_arns" {
   description = "What AWS Backup protects (the Aurora cluster)."
   type        = list(string)
 }
+
+variable "access_log_retention_days" {
+  description = "How long the backup bucket's S3 access logs are kept."
+  type        = number
+}

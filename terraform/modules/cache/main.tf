@@ -16,6 +16,7 @@ resource "aws_vpc_security_group_ingress_rule" "redis" {
   for_each                     = var.allowed_security_groups
   security_group_id            = aws_security_group.this.id
   referenced_security_group_id = each.value
+  description                  = "Redis from the EKS cluster"
   ip_protocol                  = "tcp"
   from_port                    = var.port
   to_port                      = var.port

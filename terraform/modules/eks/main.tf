@@ -22,11 +22,14 @@ resource "aws_iam_role_policy_attachment" "cluster" {
 
 # Created before the cluster so the retention applies from the first log line.
 resource "aws_cloudwatch_log_group" "cluster" {
+  #checkov:skip=CKV_AWS_338:retention is per environment (log_retention_days): staging keeps 90 days for cost, prod 365 (asserted by test/unit/security-scanners.test.ts)
   name              = "/aws/eks/${var.cluster_name}/cluster"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
 }
 
 resource "aws_eks_cluster" "this" {
+  #checkov:skip=CKV_AWS_39:operators and the CLI reach the API from outside the VPC; the public endpoint only admits public_access_cidrs (never 0.0.0.0/0, CKV_AWS_38 holds)
   name     = var.cluster_name
   version  = var.kubernetes_version
   role_arn = aws_iam_role.cluster.arn

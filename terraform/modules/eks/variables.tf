@@ -16,9 +16,8 @@ variable "public_subnet_ids" {
 }
 
 variable "public_access_cidrs" {
-  description = "Who may reach the public API endpoint."
+  description = "Who may reach the public API endpoint (no default: never the whole internet by accident)."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
 }
 
 variable "kms_key_arn" {
@@ -27,8 +26,7 @@ variable "kms_key_arn" {
 }
 
 variable "log_retention_days" {
-  type    = number
-  default = 90
+  type = number
 }
 
 variable "node_instance_types" {

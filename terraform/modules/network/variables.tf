@@ -22,3 +22,13 @@ variable "nat_gateway_count" {
     error_message = "nat_gateway_count must be 1 or 3."
   }
 }
+
+variable "kms_key_arn" {
+  description = "Encrypts the VPC flow log group (the key policy allows CloudWatch Logs)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "How long VPC flow logs are kept."
+  type        = number
+}

@@ -12,6 +12,11 @@ variable "alert_email" {
 }
 
 variable "log_retention_days" {
-  type    = number
-  default = 30
+  description = "Per environment (autolytiq.yaml terraformVars log_retention_days; prod keeps a year)."
+  type        = number
+}
+
+variable "kms_key_arn" {
+  description = "Encrypts the log groups (the key policy allows CloudWatch Logs)."
+  type        = string
 }

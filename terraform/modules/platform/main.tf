@@ -6,11 +6,13 @@ module "kms" {
 }
 
 module "network" {
-  source            = "../network"
-  name              = "autolytiq-${var.environment}"
-  cluster_name      = var.cluster_name
-  cidr              = var.vpc_cidr
-  nat_gateway_count = var.nat_gateway_count
+  source             = "../network"
+  name               = "autolytiq-${var.environment}"
+  cluster_name       = var.cluster_name
+  cidr               = var.vpc_cidr
+  nat_gateway_count  = var.nat_gateway_count
+  kms_key_arn        = module.kms.key_arn
+  log_retention_days = var.log_retention_days
 }
 
 module "eks" {
@@ -20,6 +22,8 @@ module "eks" {
   private_subnet_ids  = module.network.private_subnet_ids
   public_subnet_ids   = module.network.public_subnet_ids
   kms_key_arn         = module.kms.key_arn
+  public_access_cidrs = var.eks_public_access_cidrs
+  log_retention_days  = var.log_retention_days
   node_instance_types = var.eks_node_instance_types
   general_size = {
     desired = var.eks_node_desired_size
@@ -98,10 +102,12 @@ module "secrets" {
 }
 
 module "observability" {
-  source      = "../observability"
-  environment = var.environment
-  services    = var.services
-  alert_email = var.alert_email
+  source             = "../observability"
+  environment        = var.environment
+  services           = var.services
+  alert_email        = var.alert_email
+  kms_key_arn        = module.kms.key_arn
+  log_retention_days = var.log_retention_days
 }
 
 module "backup" {
@@ -110,9 +116,16 @@ module "backup" {
     aws    = aws
     aws.dr = aws.dr
   }
-  environment       = var.environment
-  kms_key_arn       = module.kms.key_arn
-  retention_days    = var.backup_retention_days
-  cross_region_copy = var.cross_region_backup
-  resource_arns     = [module.database.cluster_arn]
+  environment               = var.environment
+  kms_key_arn               = module.kms.key_arn
+  retention_days            = var.backup_retention_days
+  access_log_retention_days = var.log_retention_days
+  cross_region_copy         = var.cross_region_backup
+  resource_arns             = [module.database.cluster_arn]
+}
+
+# Plan 4.1's registries, one per catalog service (services/catalog.yaml).
+module "ecr" {
+  source      = "../ecr"
+  kms_key_arn = module.kms.key_arn
 }

@@ -81,3 +81,11 @@ output "backup_vault_name" {
 output "alert_topic_arn" {
   value = module.observability.alert_topic_arn
 }
+
+output "ecr_repository_names" {
+  value = module.ecr.repository_names
+}
+
+output "ecr_repository_urls" {
+  value = module.ecr.repository_urls
+}

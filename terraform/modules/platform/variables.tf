@@ -117,3 +117,21 @@ variable "redis_port" {
   type        = number
   default     = 6379
 }
+
+variable "eks_public_access_cidrs" {
+  description = "Who may reach the EKS API's public endpoint (nodes and pods use the private one). No default: each environment names its operators' egress ranges."
+  type        = list(string)
+  validation {
+    condition     = length(var.eks_public_access_cidrs) > 0 && alltrue([for c in var.eks_public_access_cidrs : can(cidrnetmask(c)) && !endswith(c, "/0")])
+    error_message = "eks_public_access_cidrs must list CIDR blocks (e.g. 203.0.113.0/24), never a /0 such as 0.0.0.0/0."
+  }
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention (EKS control plane, VPC flow logs, services) and S3 access logs. Prod keeps at least a year."
+  type        = number
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (e.g. 90, 365, 731)."
+  }
+}

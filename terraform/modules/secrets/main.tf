@@ -80,6 +80,7 @@ ephemeral "aws_secretsmanager_random_password" "pii" {
 }
 
 resource "aws_secretsmanager_secret" "this" {
+  #checkov:skip=CKV2_AWS_57:third-party keys are rotated at their issuer and app keys by a release; rotation needs a Lambda per secret type, and External Secrets re-reads every hour
   for_each                = toset(concat(local.generated, local.placeholders))
   name                    = "autolytiq/${var.environment}/${each.key}"
   kms_key_id              = var.kms_key_arn
