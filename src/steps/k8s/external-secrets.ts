@@ -5,22 +5,22 @@ import { isNotFound } from '../../k8s/api.js'
 import type { KubeObject } from '../../k8s/objects.js'
 import { describeCondition, findCondition, waitForObject } from '../../k8s/wait.js'
 import { applyAndReport, checkObjects, planObjects } from './apply-step.js'
-import { buildApp, ofKind } from './manifests.js'
+import { buildApp } from './manifests.js'
+import { externalSecretsOf, targetKeys, targetName, type ExternalSecretObject } from '../../k8s/external-secrets.js'
 import { ESO_GROUP, ESO_VERSION } from './secret-store.js'
 
 const params = z.object({ timeoutSeconds: z.number().int().min(1).max(3600).default(180) }).strict()
 
-type ExternalSecret = KubeObject & {
-  spec: { target?: { name?: string }; data?: { secretKey: string }[] }
+type ExternalSecret = ExternalSecretObject & {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] }
 }
 
 function externalSecrets(objects: KubeObject[]): ExternalSecret[] {
-  return ofKind(objects, 'ExternalSecret') as ExternalSecret[]
+  return externalSecretsOf(objects) as ExternalSecret[]
 }
 
-const targetName = (es: ExternalSecret): string => es.spec.target?.name ?? es.metadata.name
-const wantedKeys = (es: ExternalSecret): string[] => (es.spec.data ?? []).map((d) => d.secretKey)
+/** The keys the Secret gets: the template's keys when it composes them (DATABASE_URL from host, port, ...), else the data keys. */
+const wantedKeys = (es: ExternalSecret): string[] => targetKeys(es)
 
 /**
  * Keys of the target Secret that are missing or empty. Only key names and lengths are looked at:
@@ -80,7 +80,7 @@ export const k8sExternalSecrets: Step<z.infer<typeof params>> = {
   id: 'k8s.external-secrets',
   title: 'Application secrets (ExternalSecret)',
   description:
-    'Plan 5.4: server-side applies the ExternalSecret mapping DATABASE_URL, REDIS_URL, JWT_SECRET, PII_ENCRYPTION_KEY, SESSION_SECRET and RESEND_API_KEY; waits for SecretSynced and checks the Secret has every key (values never read out).',
+    'Plan 5.4: server-side applies the ExternalSecrets (autolytiq-secrets: DATABASE_URL and REDIS_URL composed from the database and redis fields, JWT_SECRET, PII_ENCRYPTION_KEY, SESSION_SECRET, RESEND_API_KEY, SENTRY_DSN; autolytiq-smtp for email-service); waits for SecretSynced and checks each Secret has every key (values never read out).',
   danger: 'mutating',
   params,
   async plan(ctx, p) {
