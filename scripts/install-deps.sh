@@ -9,6 +9,8 @@
 #   - zsh, shellcheck (Debian) and actionlint (Go module proxy, into the same cache bin/)
 #   - the Kubernetes control plane (test/harness/scripts/build-k8s.sh; cached after the first
 #     build, which takes 10-25 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_K8S_BUILD=1.
+#   - the External Secrets Operator v0.19.2, its CRDs and chart (test/harness/scripts/build-eso.sh;
+#     cached after the first build, ~7 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_ESO_BUILD=1.
 set -euo pipefail
 
 CACHE="${AUTOLYTIQ_CACHE:-$HOME/.cache/autolytiq}"
@@ -98,5 +100,10 @@ fi
 # --- Kubernetes control plane ----------------------------------------------------------------
 if [ "${AUTOLYTIQ_SKIP_K8S_BUILD:-0}" != "1" ]; then
   bash "$ROOT/test/harness/scripts/build-k8s.sh"
+fi
+
+# --- External Secrets Operator (the sandbox and the tests run the real one) -------------------
+if [ "${AUTOLYTIQ_SKIP_ESO_BUILD:-0}" != "1" ]; then
+  bash "$ROOT/test/harness/scripts/build-eso.sh"
 fi
 step "done"

@@ -174,8 +174,8 @@ export async function seedAurora(
       }),
     )
     await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: o.cluster, DBClusterSnapshotIdentifier: o.snapshot }))
-    const url = `postgresql://autolytiq:${o.password}@${endpoint}:5432/autolytiq`
-    const secret = { host: endpoint, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: o.password, url }
+    // the fields terraform/modules/secrets writes (the secret contract): no url, the ExternalSecret composes it
+    const secret = { engine: 'postgres', host: endpoint, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: o.password }
     await sm.send(new CreateSecretCommand({ Name: o.secretId, SecretString: JSON.stringify(secret) }))
     return { endpoint }
   } finally {

@@ -54,9 +54,9 @@ function violations(env: string, ess: ExternalSecretObject[], written: Record<st
 
 const sorted = (o: Record<string, string[]>): Record<string, string[]> =>
   Object.fromEntries(
-    Object.entries(o)
-      .map(([k, v]) => [k, [...v].sort()])
-      .sort(([a], [b]) => a.localeCompare(b)),
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, [...o[k]!].sort()]),
   )
 const contractFields = (): Record<string, string[]> => sorted(Object.fromEntries(Object.keys(SECRETS).map((n) => [n, secretFields(n)])))
 

@@ -43,10 +43,27 @@ function synced(obj: unknown): boolean {
   return ready?.status === 'True' && (ready.reason ?? 'SecretSynced') === 'SecretSynced'
 }
 
+/**
+ * The operator's newest Warning event for the ExternalSecret: its condition only says "could not
+ * get secret data from provider", the event says which remote key and why (`key url does not exist
+ * in secret autolytiq/prod/database`, `Secrets Manager can't find the specified secret`).
+ */
+async function operatorReason(ctx: Context, namespace: string, name: string): Promise<string | undefined> {
+  try {
+    const core = await ctx.clients.kube.core()
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ExternalSecret,involvedObject.name=${name},type=Warning` })
+    const time = (e: (typeof events.items)[number]): number => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime()
+    return events.items.sort((a, b) => time(a) - time(b)).pop()?.message
+  } catch {
+    return undefined // the reason is a help, not a requirement
+  }
+}
+
 async function waitSynced(ctx: Context, es: ExternalSecret, timeoutMs: number): Promise<void> {
   const custom = await ctx.clients.kube.custom()
   const namespace = es.metadata.namespace!
   const name = es.metadata.name
+  let failed: string | undefined
   await waitForObject<ExternalSecret, true>(ctx.clients.kube, {
     path: `/apis/${ESO_GROUP}/${ESO_VERSION}/namespaces/${namespace}/externalsecrets`,
     list: (fieldSelector) => custom.listNamespacedCustomObject({ group: ESO_GROUP, version: ESO_VERSION, namespace, plural: 'externalsecrets', fieldSelector }),
@@ -59,8 +76,10 @@ async function waitSynced(ctx: Context, es: ExternalSecret, timeoutMs: number): 
       if (synced(obj)) return { done: true, value: true }
       const ready = findCondition(obj, 'Ready')
       // SecretSyncedError is reported by the operator and will not fix itself without a change
-      if (ready?.reason === 'SecretSyncedError' && ready.status === 'False')
-        return { error: new StepFailedError(`ExternalSecret ${namespace}/${name} failed to sync: ${describeCondition(ready)}`, syncHint(ctx)) }
+      if (ready?.reason === 'SecretSyncedError' && ready.status === 'False') {
+        failed = describeCondition(ready)
+        return { done: true, value: true }
+      }
       return { done: false, progress: `ExternalSecret ${namespace}/${name}: ${describeCondition(ready)}` }
     },
     onTimeout: (last) =>
@@ -69,6 +88,12 @@ async function waitSynced(ctx: Context, es: ExternalSecret, timeoutMs: number): 
         syncHint(ctx),
       ),
   })
+  if (failed) {
+    // the operator records the event right after the status: give it a moment
+    let reason: string | undefined
+    for (let i = 0; i < 10 && !reason; i++) reason = (await operatorReason(ctx, namespace, name)) ?? (await new Promise((r) => setTimeout(r, 200)), undefined)
+    throw new StepFailedError(`ExternalSecret ${namespace}/${name} failed to sync: ${failed}${reason ? ` (operator: ${reason})` : ''}`, syncHint(ctx))
+  }
 }
 
 function syncHint(ctx: Context): string {
