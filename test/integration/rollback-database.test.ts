@@ -264,7 +264,10 @@ describe.skipIf(!kube || !aws)('rollback database: the whole runbook on moto RDS
       'rollback.db.scale-down': 'unchanged',
       'rollback.db.restore': 'unchanged',
       'rollback.db.update-secret': 'unchanged',
-      'rollback.db.refresh-external-secret': 'changed',
+      // the killed run's force-sync annotation already asked for a sync: the operator, back up, does it at
+      // once (upstream: an annotation change is a change of the ExternalSecret), often before the resumed
+      // run gets to this step, which then finds the Secret pointing at the restored cluster
+      'rollback.db.refresh-external-secret': expect.stringMatching(/^(changed|unchanged)$/),
       'rollback.db.scale-up': 'changed',
       'rollback.db.verify': 'changed',
     })
