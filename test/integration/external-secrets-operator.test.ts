@@ -16,6 +16,8 @@ import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHea
 import pg from 'pg'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { execa } from 'execa'
+import { esoInstall } from '../harness/external-secrets.js'
 import { awsConfigFor } from '../harness/moto.js'
 import { REPO } from '../helpers/cli.js'
 import { k8sProject, kubeConfigFrom, runSteps, seedEarlierPhases, useProject, type K8sProject } from '../helpers/k8s.js'
@@ -24,6 +26,7 @@ const kube = inject('kube')
 const aws = inject('aws')
 const postgres = inject('postgres')
 const eso = inject('externalSecrets')
+const helm = inject('helmPath')
 const id = randomBytes(3).toString('hex')
 // A password as a generator may make it: every character a URL's userinfo must not hold raw.
 const NASTY = `p@ss:w/rd?#%+ x&=${id}`
@@ -35,7 +38,7 @@ type Obj = KubernetesObject & {
 
 const ready = (o: Obj | undefined): boolean => !!o?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
 
-describe.skipIf(!kube || !aws || !eso || !postgres)('the real External Secrets Operator against the API server and moto', () => {
+describe.skipIf(!kube || !aws || !eso || !postgres || !helm)('the real External Secrets Operator against the API server and moto', () => {
   const namespace = `eso-${id}`
   const env = `eso${id}`
   const kc = kube ? kubeConfigFrom(kube.kubeconfigPath) : undefined!
@@ -194,6 +197,16 @@ describe.skipIf(!kube || !aws || !eso || !postgres)('the real External Secrets O
       })
       .toBe('SecretSyncedError')
     expect(await secretData('reads-url')).toBeUndefined()
+  })
+
+  it('the upstream chart checks helm.external-secrets’ values with its own values.schema.json', async () => {
+    const chart = esoInstall().chartDir
+    const run = (values: unknown) =>
+      execa(helm!, ['template', 'external-secrets', chart, '--set-json', `serviceAccount=${JSON.stringify(values)}`], { reject: false })
+    expect((await run({ create: true, name: 'external-secrets' })).exitCode).toBe(0)
+    const bad = await run({ create: 'yes', name: 'external-secrets' })
+    expect(bad.exitCode).not.toBe(0)
+    expect(bad.stderr).toContain("at '/serviceAccount/create': got string, want boolean")
   })
 
   it('misspelled fields are rejected by the upstream CRDs, and k8s.secret-store / k8s.external-secrets name them', async () => {
