@@ -12,6 +12,8 @@
 #     independent scanners (test/harness/scripts/install-scanners.sh)
 #   - the Kubernetes control plane (test/harness/scripts/build-k8s.sh; cached after the first
 #     build, which takes 10-25 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_K8S_BUILD=1.
+#   - the External Secrets Operator v0.19.2, its CRDs and chart (test/harness/scripts/build-eso.sh;
+#     cached after the first build, ~7 minutes on 2 cores). Skip with AUTOLYTIQ_SKIP_ESO_BUILD=1.
 set -euo pipefail
 
 CACHE="${AUTOLYTIQ_CACHE:-$HOME/.cache/autolytiq}"
@@ -107,5 +109,10 @@ bash "$ROOT/test/harness/scripts/install-scanners.sh"
 # --- Kubernetes control plane ----------------------------------------------------------------
 if [ "${AUTOLYTIQ_SKIP_K8S_BUILD:-0}" != "1" ]; then
   bash "$ROOT/test/harness/scripts/build-k8s.sh"
+fi
+
+# --- External Secrets Operator (the sandbox and the tests run the real one) -------------------
+if [ "${AUTOLYTIQ_SKIP_ESO_BUILD:-0}" != "1" ]; then
+  bash "$ROOT/test/harness/scripts/build-eso.sh"
 fi
 step "done"

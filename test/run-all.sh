@@ -16,8 +16,9 @@ bash scripts/install-deps.sh
 say "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 
-say "Kubernetes control plane (cached after the first build)"
+say "Kubernetes control plane and External Secrets Operator (cached after the first build)"
 bash test/harness/scripts/build-k8s.sh
+bash test/harness/scripts/build-eso.sh
 
 say "build"
 npm run build

@@ -79,7 +79,11 @@ export async function planApply(kube: KubeClients, objects: KubeObject[]): Promi
     } catch (err) {
       const note = live ? undefined : notYetValidatable(err)
       if (note) return { ref, object, action: 'create', diff: [], note }
-      throw new ExternalError(`server-side dry-run apply of ${ref} was refused: ${apiMessage(err)}`)
+      const message = `server-side dry-run apply of ${ref} was refused: ${apiMessage(err)}`
+      // The API server's schema (a CRD's, e.g. the External Secrets Operator's) has no such field: the manifest is wrong, not the cluster.
+      if (/field not declared in schema|unknown field/.test(message))
+        throw new ExternalError(message, undefined, undefined, false, `fix ${ref.split(' ')[0]} ${object.metadata.name} in the manifests (k8s/): a misspelled field, or one the installed ${object.apiVersion} schema does not have; then re-run`)
+      throw new ExternalError(message)
     }
     if (!live) return { ref, object, action: 'create', diff: [] }
     const diff = diffObjects(live, dry, { hideValuesUnder: object.kind === 'Secret' ? ['data', 'stringData'] : [] })

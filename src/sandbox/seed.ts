@@ -3,6 +3,7 @@ import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from '@aws-sd
 import { CreateReplicationGroupCommand, DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache'
 import { CreateDBClusterCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { SECRETS, secretFields } from '../steps/aws/secrets.js'
 import type { AwsTestConfig } from './components/moto.js'
 
 /**
@@ -36,30 +37,38 @@ async function ensure(describe: () => Promise<unknown>, create: () => Promise<un
   }
 }
 
-/** Secret values: generated ones real and random, third-party ones sandbox values (not placeholders). */
-export function sandboxSecrets(i: SeedInput): Record<string, Record<string, string | number>> {
+/**
+ * The eight secrets as terraform/modules/secrets writes them: for each secret exactly the fields of
+ * the secret contract (SECRETS in src/steps/aws/secrets.ts, which the contract test holds equal to
+ * the module), never more (no `url`: the ExternalSecret composes the URLs). Values point at the
+ * sandbox's PostgreSQL and Redis; the rest are random, third-party ones sandbox values (not
+ * placeholders).
+ */
+export function sandboxSecrets(i: SeedInput): Record<string, Record<string, string | number | boolean>> {
   const pg = i.postgres
-  const dbUrl = `postgres://${pg.user}:${encodeURIComponent(pg.password)}@${pg.host}:${pg.port}/${pg.database}`
-  return {
-    database: { engine: 'postgres', host: pg.host, port: pg.port, dbname: pg.database, username: pg.user, password: pg.password, url: dbUrl },
-    redis: {
-      host: i.redis.host,
-      port: i.redis.port,
-      auth_token: i.redis.password,
-      url: `rediss://:${encodeURIComponent(i.redis.password)}@${i.redis.host}:${i.redis.port}`,
-    },
-    jwt: { secret: i.jwtSecret },
-    'pii-encryption': { key: hex(32) },
-    session: { secret: hex(32) },
-    smtp: { host: 'smtp.sandbox.autolytiq.local', port: 587, username: 'autolytiq-sandbox', password: hex(16), from: 'noreply@sandbox.autolytiq.local' },
-    resend: { api_key: `re_sandbox${hex(12)}` },
-    'external-apis': {
-      sentry_dsn: `https://${hex(16)}@sentry.sandbox.autolytiq.local/1`,
-      datadog_api_key: '',
-      stripe_secret_key: `sk_test_sandbox${hex(12)}`,
-      stripe_webhook_secret: `whsec_sandbox${hex(12)}`,
-    },
+  const known: Record<string, string | number | boolean> = {
+    'database.engine': 'postgres',
+    'database.host': pg.host,
+    'database.port': pg.port,
+    'database.dbname': pg.database,
+    'database.username': pg.user,
+    'database.password': pg.password,
+    'redis.host': i.redis.host,
+    'redis.port': i.redis.port,
+    'redis.auth_token': i.redis.password,
+    'redis.tls': true,
+    'jwt.secret': i.jwtSecret,
+    'smtp.host': 'smtp.sandbox.autolytiq.local',
+    'smtp.port': '587',
+    'smtp.username': 'autolytiq-sandbox',
+    'smtp.from': 'noreply@sandbox.autolytiq.local',
+    'external-apis.sentry_dsn': `https://${hex(16)}@sentry.sandbox.autolytiq.local/1`,
   }
+  const out: Record<string, Record<string, string | number | boolean>> = {}
+  for (const name of Object.keys(SECRETS)) out[name] = Object.fromEntries(secretFields(name).map((f) => [f, known[`${name}.${f}`] ?? `sandbox-${hex(16)}`]))
+  const stale = Object.keys(known).filter((k) => out[k.split('.')[0]!]?.[k.slice(k.indexOf('.') + 1)] !== known[k])
+  if (stale.length) throw new Error(`sandbox seed values for ${stale.join(', ')}, which the secret contract (SECRETS) does not have`)
+  return out
 }
 
 /** Returns the Aurora cluster's endpoint and the ElastiCache group's primary and reader endpoints: the hosts of the secrets. */

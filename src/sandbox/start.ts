@@ -11,6 +11,7 @@ import { startCiPublisher } from './ci-publisher.js'
 import { startAlertmanager } from './components/alertmanager.js'
 import { startDnsServer } from './components/dns.js'
 import { KUBE_CONTROLLERS, startKube } from './components/kube.js'
+import { ensureEso } from './components/external-secrets.js'
 import { awsConfigFor, startMoto } from './components/moto.js'
 import { startRoute53Guard } from './components/route53-guard.js'
 import { accessEntriesFrom, startEksAuthenticator } from './components/eks-authenticator.js'
@@ -26,7 +27,7 @@ import { fetchWithTimeout, waitFor } from './components/wait.js'
 import { startWebhookSink } from './components/webhook-sink.js'
 import { albHostname, startAlbController } from './controllers/alb.js'
 import { startAutoscaler } from './controllers/autoscaler.js'
-import { startExternalSecretsController } from './controllers/external-secrets.js'
+import { runEsoWithDeployment } from './controllers/external-secrets-operator.js'
 import { startRdsDataPlane } from './controllers/rds-data-plane.js'
 import { startStandinEnv } from './controllers/standin-env.js'
 import { route53Records } from './dns-route53.js'
@@ -102,7 +103,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     components.push({ name: 'eks-authenticator', port: authn.port, url: authn.url })
 
     // --- the servers, in parallel ---
-    const [moto, cluster, postgres, redis, alerting] = await Promise.all([
+    const [moto, cluster, postgres, redis, alerting, eso] = await Promise.all([
       timed('moto (AWS APIs)', async () => {
         const m = await startMoto()
         stops.push({ name: 'moto', stop: m.stop })
@@ -153,6 +154,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         components.push({ name: 'alertmanager', port: am.port, url: am.url })
         return { sink, am }
       }),
+      // the real External Secrets Operator (built once, cached); it runs once helm.external-secrets installed it
+      ensureEso(),
     ])
     const aws = awsConfigFor(moto.endpoint)
     const jwtSecret = randomBytes(32).toString('hex')
@@ -278,11 +281,18 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     stops.push({ name: 'prometheus', stop: prometheus.stop })
     components.push({ name: 'prometheus', port: prometheus.port, url: prometheus.url })
 
-    // --- what the sandbox plays: the controllers (ALB, External Secrets, pod env, metrics-server + HPA) and CI ---
+    // --- the controllers: the real External Secrets Operator; what the sandbox plays (ALB, metrics-server + HPA) and CI ---
     const albController = await startAlbController(cluster.kc, { hostname: alb, log: o.log })
     stops.push({ name: 'alb controller', stop: albController.stop })
-    const eso = await startExternalSecretsController(cluster.kc, { awsEndpoint: moto.endpoint, region: o.env.region, log: o.log })
-    stops.push({ name: 'external-secrets controller', stop: eso.stop })
+    const esoGate = await runEsoWithDeployment(cluster.kc, {
+      kubeconfigPath: cluster.kubeconfigPath,
+      awsEndpoint: moto.endpoint,
+      region: o.env.region,
+      logDir,
+      install: eso,
+      log: o.log,
+    })
+    stops.push({ name: 'external-secrets operator', stop: esoGate.stop })
     const standinEnv = await startStandinEnv(cluster.kc, {
       namespace: o.env.namespace,
       secret: APP_SECRET,

@@ -1,16 +1,20 @@
 /**
  * Shared setup for the Phase 5/7 integration tests: a throw-away project whose `test` environment
  * points at the harness cluster (its own namespace per test), the real runner driving the real
- * steps, and a stand-in for the operators the test cluster does not run (External Secrets, the
- * ALB controller), which only ever write what those operators would write: status and Secrets.
+ * steps. The real External Secrets Operator runs in the harness (test/harness/external-secrets.ts);
+ * the ALB controller, which the test cluster does not run, has a stand-in here that only writes
+ * what it would write: the Ingress status.
  */
 import { cpSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { delimiter, dirname } from 'node:path'
-import { execa } from 'execa'
 import { parse, stringify } from 'yaml'
-import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node'
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { KubeConfig, KubernetesObjectApi, NetworkingV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node'
+import { sandboxSecrets } from '../../src/sandbox/seed.js'
+import { esoInstall, installEsoCrds } from '../harness/external-secrets.js'
+import { awsConfigFor } from '../harness/moto.js'
 import { buildContext } from '../../src/engine/context.js'
 import { loadRunbook, selectSteps } from '../../src/engine/runbook.js'
 import { runRunbook, type RunReport } from '../../src/engine/runner.js'
@@ -61,7 +65,8 @@ export function k8sProject(
             title: 'Kubernetes deployment',
             steps: runbookSteps ?? [
               { uses: 'helm.alb-controller', with: { chart: 'k8s/sandbox-charts/aws-load-balancer-controller', timeoutSeconds: 120 } },
-              { uses: 'helm.external-secrets', with: { chart: 'k8s/sandbox-charts/external-secrets', timeoutSeconds: 120 } },
+              // the upstream chart from the Go module, as the harness installed it (same values: unchanged)
+              { uses: 'helm.external-secrets', with: { chart: esoInstall().chartDir, timeoutSeconds: 120 } },
               { uses: 'k8s.namespaces' },
               { uses: 'k8s.secret-store', with: { timeoutSeconds: 60 } },
               { uses: 'k8s.external-secrets', with: { timeoutSeconds: 60 } },
@@ -92,26 +97,34 @@ export function k8sProject(
   return { ...p, namespace, kubeconfig }
 }
 
-/** The project's own ExternalSecret/ClusterSecretStore CRDs, as helm.external-secrets' chart installs them. */
+/** The upstream External Secrets CRDs (the harness's chart installed them already; idempotent). */
 export async function installCrds(kubectl: string, kubeconfig: string): Promise<void> {
-  await execa(kubectl, [
-    '--kubeconfig',
-    kubeconfig,
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '-f',
-    join(REPO, 'k8s/sandbox-charts/external-secrets/crds'),
-  ])
-  await execa(kubectl, [
-    '--kubeconfig',
-    kubeconfig,
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd/externalsecrets.external-secrets.io',
-    'crd/clustersecretstores.external-secrets.io',
-  ])
+  await installEsoCrds(kubectl, kubeconfig)
+}
+
+/**
+ * Terraform's eight secrets of the `sandbox` overlay's environment (the tests' projects use it) in
+ * moto's default account, the account of the operator's IRSA role: created once, never changed,
+ * so tests running side by side read the same values. Their fields are the secret contract's.
+ */
+export async function seedOverlaySecrets(awsEndpoint: string): Promise<void> {
+  const sm = new SecretsManagerClient(awsConfigFor(awsEndpoint))
+  try {
+    const values = sandboxSecrets({
+      aws: awsConfigFor(awsEndpoint),
+      envName: 'sandbox',
+      clusterName: 'autolytiq-local',
+      postgres: { host: 'db.autolytiq.test', port: 5432, user: 'autolytiq', password: `pw-${suffix()}`, database: 'autolytiq' },
+      redis: { host: 'redis.autolytiq.test', port: 6379, password: `redis-${suffix()}` },
+      jwtSecret: `jwt-${suffix()}`,
+    })
+    for (const [name, value] of Object.entries(values))
+      await sm.send(new CreateSecretCommand({ Name: `autolytiq/sandbox/${name}`, SecretString: JSON.stringify(value) })).catch((err: { name?: string }) => {
+        if (err.name !== 'ResourceExistsException') throw err
+      })
+  } finally {
+    sm.destroy()
+  }
 }
 
 /** Points this process at the project (buildContext reads AUTOLYTIQ_ROOT / AUTOLYTIQ_HOME). */
@@ -179,11 +192,10 @@ export async function resourceVersions(kc: KubeConfig, namespace: string): Promi
   return out
 }
 
-/** The fields of the watched objects the fake operators read. */
+/** The fields of the watched Ingresses the fake ALB controller reads. */
 interface Watched {
-  metadata: { name: string; generation?: number }
-  spec: { data?: { secretKey: string }[]; target?: { name?: string } }
-  status?: { conditions?: { type: string; status: string }[]; loadBalancer?: { ingress?: unknown[] } }
+  metadata: { name: string }
+  status?: { loadBalancer?: { ingress?: unknown[] } }
 }
 
 export interface FakeOperators {
@@ -191,26 +203,15 @@ export interface FakeOperators {
 }
 
 /**
- * Plays the External Secrets operator and the ALB controller, which the test cluster does not
- * run: marks ClusterSecretStores Ready, writes each ExternalSecret's target Secret (every key)
- * and marks it SecretSynced, and publishes a load balancer hostname on Ingresses. Options turn
- * either off to test the waits' timeouts.
+ * Plays the ALB controller, which the test cluster does not run: publishes a load balancer
+ * hostname on Ingresses (off with publishIngress: false, to test the wait's timeout). Secrets are
+ * synced by the real External Secrets Operator the harness runs.
  */
-export function startFakeOperators(
-  kc: KubeConfig,
-  namespace: string,
-  opts: { syncSecrets?: boolean; publishIngress?: boolean; omitKeys?: string[] } = {},
-): FakeOperators {
-  const custom = kc.makeApiClient(CustomObjectsApi)
-  const core = kc.makeApiClient(CoreV1Api)
+export function startFakeOperators(kc: KubeConfig, namespace: string, opts: { publishIngress?: boolean } = {}): FakeOperators {
   const net = kc.makeApiClient(NetworkingV1Api)
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
   const watch = new Watch(kc)
   const controllers: AbortController[] = []
-  const ready = (reason: string) => ({
-    status: { conditions: [{ type: 'Ready', status: 'True', reason, message: 'simulated by the test', lastTransitionTime: new Date().toISOString() }] },
-  })
-  const done = new Set<string>()
   const on = (path: string, handle: (obj: Watched) => Promise<void>) => {
     const open = () =>
       watch
@@ -227,29 +228,6 @@ export function startFakeOperators(
     open()
   }
   let stopped = false
-  on('/apis/external-secrets.io/v1/clustersecretstores', async (o) => {
-    if (o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return
-    await custom.patchClusterCustomObjectStatus(
-      { group: 'external-secrets.io', version: 'v1', plural: 'clustersecretstores', name: o.metadata.name, body: ready('Valid') },
-      merge,
-    )
-  })
-  if (opts.syncSecrets !== false)
-    on(`/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets`, async (o) => {
-      const key = `${o.metadata.name}@${o.metadata.generation}`
-      if (done.has(key)) return
-      done.add(key)
-      const keys = (o.spec.data ?? []).map((d) => d.secretKey).filter((k) => !(opts.omitKeys ?? []).includes(k))
-      const data = Object.fromEntries(keys.map((k) => [k, Buffer.from(`test-value-${k}-${suffix()}`).toString('base64')]))
-      const name = o.spec.target?.name ?? o.metadata.name
-      await core
-        .createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, data } })
-        .catch(async () => core.replaceNamespacedSecret({ name, namespace, body: { metadata: { name, namespace }, data } }))
-      await custom.patchNamespacedCustomObjectStatus(
-        { group: 'external-secrets.io', version: 'v1', namespace, plural: 'externalsecrets', name: o.metadata.name, body: ready('SecretSynced') },
-        merge,
-      )
-    })
   if (opts.publishIngress !== false)
     on(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses`, async (o) => {
       if (o.status?.loadBalancer?.ingress?.length) return

@@ -65,8 +65,9 @@ async function seedSandbox(sdk: SdkConfig): Promise<void> {
   )
   const sm = new SecretsManagerClient(sdk)
   const secrets: Record<string, object> = {
-    database: { host: 'db', port: 5432, dbname: 'autolytiq', username: 'autolytiq_admin', password: 'Sandbox-0123456' },
-    redis: { host: 'redis', port: 6379, auth_token: 'SandboxRedisToken0123456789' },
+    // the fields terraform/modules/secrets writes (the secret contract)
+    database: { engine: 'postgres', host: 'db', port: 5432, dbname: 'autolytiq', username: 'autolytiq_admin', password: 'Sandbox-0123456' },
+    redis: { host: 'redis', port: 6379, auth_token: 'SandboxRedisToken0123456789', tls: true },
     jwt: { secret: 'SandboxJwtSecret0123456789' },
     'pii-encryption': { key: 'U2FuZGJveFBJSWtleTAxMjM0NTY3ODlhYmNkZWY=' },
     session: { secret: 'SandboxSessionSecret0123456789' },

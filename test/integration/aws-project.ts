@@ -4,7 +4,7 @@
  * resources apart), so tests share one moto server without resetting it under each other.
  * S3 bucket names are global in moto as in AWS, hence the random suffixes.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CreateDBClusterCommand, CreateDBClusterSnapshotCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds'
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
@@ -99,6 +99,8 @@ export async function awsProject(opts: {
     },
     runbooks: opts.runbooks,
   })
+  // secrets.expected reads the overlay's ExternalSecrets (kubectl kustomize) to know which fields are needed
+  cpSync(join(REPO, 'k8s'), join(p.root, 'k8s'), { recursive: true })
   mkdirSync(join(p.home, 'sandbox'), { recursive: true })
   writeFileSync(join(p.home, 'sandbox', 'runtime.json'), JSON.stringify({ awsEndpoint: opts.endpoint, ...opts.runtime }))
   // The machine may point TF_CLI_CONFIG_FILE at a missing file; an empty one keeps terraform quiet.
@@ -172,8 +174,8 @@ export async function seedAurora(
       }),
     )
     await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: o.cluster, DBClusterSnapshotIdentifier: o.snapshot }))
-    const url = `postgresql://autolytiq:${o.password}@${endpoint}:5432/autolytiq`
-    const secret = { host: endpoint, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: o.password, url }
+    // the fields terraform/modules/secrets writes (the secret contract): no url, the ExternalSecret composes it
+    const secret = { engine: 'postgres', host: endpoint, port: 5432, dbname: 'autolytiq', username: 'autolytiq', password: o.password }
     await sm.send(new CreateSecretCommand({ Name: o.secretId, SecretString: JSON.stringify(secret) }))
     return { endpoint }
   } finally {

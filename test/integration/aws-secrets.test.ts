@@ -119,6 +119,27 @@ describe.skipIf(!aws)('secrets.expected against moto', () => {
     expect(await secretJson(sm, 'autolytiq/sandbox/resend')).toEqual({ api_key: 'REPLACE_ME' })
   })
 
+  it('a field an ExternalSecret reads is missing from a terraform secret: exit 1 naming secret, field and reader, before phase 5', async () => {
+    p = await awsProject({ endpoint })
+    const sm = new SecretsManagerClient(p.sdk)
+    await seedSecrets(sm, 'sandbox', ['redis'])
+    // redis as a terraform module that stopped writing `tls` would leave it (REDIS_URL's scheme reads it)
+    await sm.send(
+      new CreateSecretCommand({
+        Name: 'autolytiq/sandbox/redis',
+        SecretString: JSON.stringify({ host: 'redis.test', port: 6379, auth_token: 'GeneratedRedisAuthToken0123456789' }),
+      }),
+    )
+    const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'secrets.expected', '--yes', '--json'], { ...p.cliEnv, ...PROVIDED })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(JSON.parse(r.stdout).error).toMatchObject({
+      message: 'autolytiq/sandbox/redis: tls (read by ExternalSecret autolytiq-secrets) is unset or a placeholder (terraform creates these)',
+      next: 'apply the infrastructure: `autolytiq deploy --env sandbox --from terraform.plan`',
+    })
+    // nothing was written: the provided secrets still hold their placeholders
+    expect(await secretJson(sm, 'autolytiq/sandbox/resend')).toEqual({ api_key: 'REPLACE_ME' })
+  })
+
   it('an unknown secret variable is refused (exit 2) before anything is written', async () => {
     p = await awsProject({ endpoint })
     const sm = new SecretsManagerClient(p.sdk)

@@ -1,15 +1,18 @@
 /**
- * k8s.secret-store and k8s.external-secrets against the real API server with the project's CRDs.
- * The test cluster has no External Secrets operator: where a test needs one, a stand-in writes
- * what the operator would (status conditions and the target Secret); where it does not, the
- * waits must time out with a message that says what to do.
+ * k8s.secret-store and k8s.external-secrets against the real API server with the upstream CRDs and
+ * the real External Secrets Operator the harness runs (IRSA through moto's STS, Secrets Manager in
+ * moto): the steps wait for what the operator reports, and fail with its reason when it cannot sync.
  */
-import { writeFileSync } from 'node:fs'
+import { writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
 import { execa } from 'execa'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { sandboxSecrets } from '../../src/sandbox/seed.js'
+import { awsConfigFor } from '../harness/moto.js'
 import {
   installCrds,
   k8sProject,
@@ -17,13 +20,15 @@ import {
   openState,
   runSteps,
   seedEarlierPhases,
-  startFakeOperators,
+  seedOverlaySecrets,
   useProject,
   type K8sProject,
 } from '../helpers/k8s.js'
 
 const kube = inject('kube')
-const KEYS = ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'PII_ENCRYPTION_KEY', 'SESSION_SECRET', 'RESEND_API_KEY']
+const aws = inject('aws')
+const eso = inject('externalSecrets')
+const KEYS = ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET', 'PII_ENCRYPTION_KEY', 'SESSION_SECRET', 'RESEND_API_KEY', 'SENTRY_DSN']
 
 function writeRunbook(p: K8sProject, timeoutSeconds: number): void {
   const rb = {
@@ -42,12 +47,40 @@ function writeRunbook(p: K8sProject, timeoutSeconds: number): void {
   writeFileSync(join(p.root, 'runbooks', 'secrets-test.yaml'), stringify(rb))
 }
 
-describe.skipIf(!kube)('ExternalSecrets on the real API server', () => {
+/**
+ * The project's overlay reads this environment's secrets instead of `sandbox`'s (the environment
+ * label fills the remote keys), seeded with terraform's fields, `change` applied on top.
+ */
+async function ownSecrets(p: K8sProject, change: (values: Record<string, Record<string, unknown>>) => void): Promise<string> {
+  const env = `es${randomBytes(3).toString('hex')}`
+  const file = join(p.root, 'k8s', 'overlays', 'sandbox', 'kustomization.yaml')
+  writeFileSync(file, readFileSync(file, 'utf8').replace('autolytiq.io/environment: sandbox', `autolytiq.io/environment: ${env}`))
+  const values = sandboxSecrets({
+    aws: awsConfigFor(aws!.endpoint),
+    envName: env,
+    clusterName: 'autolytiq-local',
+    postgres: { host: 'db.test', port: 5432, user: 'autolytiq', password: 'pw', database: 'autolytiq' },
+    redis: { host: 'redis.test', port: 6379, password: 'r' },
+    jwtSecret: 'j',
+  }) as Record<string, Record<string, unknown>>
+  change(values)
+  const sm = new SecretsManagerClient(awsConfigFor(aws!.endpoint))
+  try {
+    for (const [name, value] of Object.entries(values))
+      await sm.send(new CreateSecretCommand({ Name: `autolytiq/${env}/${name}`, SecretString: JSON.stringify(value) }))
+  } finally {
+    sm.destroy()
+  }
+  return env
+}
+
+describe.skipIf(!kube || !aws || !eso)('ExternalSecrets on the real API server, synced by the real operator', () => {
   const projects: K8sProject[] = []
   let kc: KubeConfig
 
   beforeAll(async () => {
     await installCrds(kube!.kubectlPath, kube!.kubeconfigPath)
+    await seedOverlaySecrets(aws!.endpoint)
     kc = kubeConfigFrom(kube!.kubeconfigPath)
   })
 
@@ -69,24 +102,21 @@ describe.skipIf(!kube)('ExternalSecrets on the real API server', () => {
 
   it('waits for SecretSynced and checks the Secret has every key, without reading values out', async () => {
     const p = await project(60)
-    const ops = startFakeOperators(kc, p.namespace)
-    try {
+    {
       const report = await runSteps({ runbook: 'secrets-test' })
       expect(report.error, JSON.stringify(report.error)).toBeUndefined()
       // the ClusterSecretStore is cluster-wide: another test may have applied the same one already
       expect(report.steps.map((s) => s.outcome)).toEqual(['changed', expect.stringMatching(/^(changed|unchanged)$/), 'changed'])
       const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'autolytiq-secrets', namespace: p.namespace })
       expect(Object.keys(secret.data ?? {}).sort()).toEqual([...KEYS].sort())
-      // the values the stand-in operator wrote appear nowhere in autolytiq's records
+      // the values the operator wrote appear nowhere in autolytiq's records
       const values = Object.values(secret.data ?? {}).map((v) => Buffer.from(v, 'base64').toString())
       const state = JSON.stringify((await openState(p)).state)
       for (const v of values) expect(state).not.toContain(v)
 
       const again = await runSteps({ runbook: 'secrets-test' })
       expect(again.steps.map((s) => s.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged'])
-      expect(again.steps.find((s) => s.id === 'k8s.external-secrets')?.detail).toBe('autolytiq-secrets: 6 keys synced')
-    } finally {
-      ops.stop()
+      expect(again.steps.find((s) => s.id === 'k8s.external-secrets')?.detail).toBe('autolytiq-secrets: 7 keys synced; autolytiq-smtp: 5 keys synced')
     }
   })
 
@@ -105,44 +135,29 @@ describe.skipIf(!kube)('ExternalSecrets on the real API server', () => {
     ])
     const spec = JSON.parse(es.stdout).spec as { data: { secretKey: string; remoteRef: { key: string } }[]; secretStoreRef: { kind: string; name: string } }
     expect(spec.secretStoreRef).toEqual({ kind: 'ClusterSecretStore', name: 'aws-secrets-manager' })
-    expect(Object.fromEntries(spec.data.map((d) => [d.secretKey, d.remoteRef.key]))).toEqual({
-      DATABASE_URL: 'autolytiq/sandbox/database',
-      REDIS_URL: 'autolytiq/sandbox/redis',
-      JWT_SECRET: 'autolytiq/sandbox/jwt',
-      PII_ENCRYPTION_KEY: 'autolytiq/sandbox/pii-encryption',
-      SESSION_SECRET: 'autolytiq/sandbox/session',
-      RESEND_API_KEY: 'autolytiq/sandbox/resend',
-    })
+    expect([...new Set(spec.data.map((d) => d.remoteRef.key))].sort()).toEqual(
+      ['database', 'external-apis', 'jwt', 'pii-encryption', 'redis', 'resend', 'session'].map((n) => `autolytiq/sandbox/${n}`),
+    )
   })
 
-  it('times out with a clear message when the Secret never syncs', async () => {
-    const p = await project(3)
-    // the store becomes Ready, but nothing ever syncs the ExternalSecret
-    const ops = startFakeOperators(kc, p.namespace, { syncSecrets: false })
-    try {
-      const started = Date.now()
-      const report = await runSteps({ runbook: 'secrets-test' })
-      expect(report.result).toBe('failed')
-      expect(report.error?.step).toBe('k8s.external-secrets')
-      expect(report.error!.message).toBe(
-        `ExternalSecret ${p.namespace}/autolytiq-secrets did not sync within 3 s (Secret autolytiq-secrets not written): no status reported yet`,
-      )
-      expect(report.error!.next).toMatch(/Secrets Manager \(phase 3: `autolytiq deploy --env test --phase 3`\)/)
-      expect(Date.now() - started).toBeLessThan(60_000)
-    } finally {
-      ops.stop()
-    }
+  it('a secret missing from Secrets Manager: the step fails as soon as the operator reports it, naming the secret', async () => {
+    const p = await project(60)
+    const env = await ownSecrets(p, (v) => delete v.resend)
+    const started = Date.now()
+    const report = await runSteps({ runbook: 'secrets-test' })
+    expect(report.result).toBe('failed')
+    expect(report.error?.step).toBe('k8s.external-secrets')
+    expect(report.error!.message).toContain(`ExternalSecret ${p.namespace}/autolytiq-secrets failed to sync: Ready=False (SecretSyncedError)`)
+    expect(report.error!.message).toContain(`autolytiq/${env}/resend`)
+    expect(report.error!.next).toMatch(/Secrets Manager \(phase 3: `autolytiq deploy --env test --phase 3`\)/)
+    expect(Date.now() - started).toBeLessThan(45_000)
   })
 
-  it('a synced Secret that lacks a key fails verification, naming the key', async () => {
-    const p = await project(30)
-    const ops = startFakeOperators(kc, p.namespace, { omitKeys: ['RESEND_API_KEY'] })
-    try {
-      const report = await runSteps({ runbook: 'secrets-test' })
-      expect(report.result).toBe('failed')
-      expect(report.error!.message).toContain('Secret autolytiq-secrets lacks RESEND_API_KEY (missing or empty)')
-    } finally {
-      ops.stop()
-    }
+  it('an empty value: the Secret lacks the key and verification fails naming it', async () => {
+    const p = await project(60)
+    await ownSecrets(p, (v) => (v.resend!.api_key = ''))
+    const report = await runSteps({ runbook: 'secrets-test' })
+    expect(report.result).toBe('failed')
+    expect(report.error!.message).toContain('Secret autolytiq-secrets lacks RESEND_API_KEY (missing or empty)')
   })
 })

@@ -54,7 +54,7 @@ describe.skipIf(!kube)('manifests against the real API server (server-side dry-r
         expect(kinds.get(kind), `${kind} ${s.name}`).toContain(s.name)
     }
     expect(kinds.get('CronJob')).toEqual(['data-retention-service'])
-    expect(kinds.get('ExternalSecret')).toEqual(['autolytiq-secrets'])
+    expect(kinds.get('ExternalSecret')).toEqual(['autolytiq-secrets', 'autolytiq-smtp'])
     expect(kinds.get('ClusterSecretStore')).toEqual(['aws-secrets-manager'])
     expect(kinds.get('Ingress')).toEqual(['autolytiq-ingress'])
     const total = [...kinds.values()].reduce((n, v) => n + v.length, 0)

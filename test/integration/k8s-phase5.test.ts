@@ -1,6 +1,7 @@
 /**
- * Phase 5 end to end on the real control plane + node simulator: helm releases (stand-in charts),
- * namespace, secret store, ExternalSecret, kustomize build + server-side apply, rollouts of every
+ * Phase 5 end to end on the real control plane + node simulator: helm releases (the upstream External
+ * Secrets chart, the ALB stand-in chart), namespace, secret store and ExternalSecrets synced by the real
+ * operator from moto, kustomize build + server-side apply, rollouts of every
  * catalog service, migration Job, Ingress address — then a re-run that writes nothing.
  */
 import { readFileSync } from 'node:fs'
@@ -21,6 +22,7 @@ import {
   resourceVersions,
   runSteps,
   seedEarlierPhases,
+  seedOverlaySecrets,
   startFakeOperators,
   useProject,
   type FakeOperators,
@@ -28,10 +30,12 @@ import {
 } from '../helpers/k8s.js'
 
 const kube = inject('kube')
+const aws = inject('aws')
+const eso = inject('externalSecrets')
 const helm = inject('helmPath')
 const catalog = loadCatalog(REPO)
 
-describe.skipIf(!kube || !helm)('phase 5 against the real control plane', () => {
+describe.skipIf(!kube || !helm || !aws || !eso)('phase 5 against the real control plane', () => {
   let project: K8sProject
   let kc: KubeConfig
   let operators: FakeOperators
@@ -41,6 +45,7 @@ describe.skipIf(!kube || !helm)('phase 5 against the real control plane', () => 
     project = k8sProject(kube!.kubeconfigPath)
     useProject(project)
     await seedEarlierPhases(project)
+    await seedOverlaySecrets(aws!.endpoint)
     kc = kubeConfigFrom(project.kubeconfig)
     operators = startFakeOperators(kc, project.namespace)
   })

@@ -5,11 +5,12 @@
  * teardown; the harness' process-exit hook covers a crash of vitest itself).
  *
  * For local iteration only: AUTOLYTIQ_HARNESS_SKIP=kube,prometheus,... skips components
- * (names: moto, kube, postgres, redis, prometheus, alertmanager). Nothing is skipped by default.
+ * (names: moto, kube, postgres, redis, prometheus, alertmanager, external-secrets). Nothing is skipped by default.
  */
 import type {} from 'vitest'
 import type { TestProject } from 'vitest/node'
 import { startAlertmanager, type TestAlertmanager } from '../harness/alertmanager.js'
+import { startHarnessEso, type HarnessEso } from '../harness/external-secrets.js'
 import { startKube, type TestKube } from '../harness/kube.js'
 import { startMoto, MOTO_REGION, type Moto } from '../harness/moto.js'
 import { startRoute53Guard, type Route53Guard } from '../../src/sandbox/components/route53-guard.js'
@@ -71,6 +72,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** undefined only when skipped with AUTOLYTIQ_HARNESS_SKIP */
     aws: ProvidedAws | undefined
+    /** The real External Secrets Operator runs against kube and moto (undefined without either, or skipped). */
+    externalSecrets: { logPath: string } | undefined
     kube: ProvidedKube | undefined
     postgres: ProvidedPostgres | undefined
     redis: ProvidedRedis | undefined
@@ -80,7 +83,7 @@ declare module 'vitest' {
   }
 }
 
-export const COMPONENTS = ['moto', 'kube', 'postgres', 'redis', 'prometheus', 'alertmanager'] as const
+export const COMPONENTS = ['moto', 'kube', 'postgres', 'redis', 'prometheus', 'alertmanager', 'external-secrets'] as const
 type Component = (typeof COMPONENTS)[number]
 
 function skipped(): Set<Component> {
@@ -218,6 +221,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`harness: ${failures.length} component(s) failed to start:\n${failures.map((f) => String(f.reason?.stack ?? f.reason)).join('\n\n')}`)
   }
 
+  // The real External Secrets Operator needs both the API server and moto (STS, Secrets Manager):
+  // its chart is installed and its process started once, for every test that syncs a secret.
+  let eso: HarnessEso | undefined
+  const helm = helmPath()
+  if (moto && kube && helm && !skip.has('external-secrets')) {
+    try {
+      const t1 = Date.now()
+      eso = await startHarnessEso({ kubeconfigPath: kube.kubeconfigPath, helm, awsEndpoint: moto.endpoint, region: MOTO_REGION })
+      stops.unshift(eso.stop) // before the control plane and moto it talks to
+      timings.push(
+        `external-secrets ${((Date.now() - t1) / 1000).toFixed(1)}s (chart ${eso.helmSeconds.toFixed(1)}s, operator ${eso.operator.startSeconds.toFixed(1)}s)`,
+      )
+    } catch (err) {
+      await teardown()
+      throw err
+    }
+  }
+  project.provide('externalSecrets', eso ? { logPath: eso.operator.proc.logPath } : undefined)
+
   if (moto && guard) {
     const aws = { endpoint: guard.endpoint, motoEndpoint: moto.endpoint, region: MOTO_REGION, accessKeyId: 'testing', secretAccessKey: 'testing' }
     project.provide('aws', aws)
@@ -277,7 +299,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     Object.assign(env, { AUTOLYTIQ_TEST_ALERTMANAGER_URL: alertmanager.url, AUTOLYTIQ_TEST_ALERT_WEBHOOK_URL: sink.url })
   } else project.provide('alertmanager', undefined)
 
-  const helm = helmPath()
   project.provide('helmPath', helm)
   if (helm) env.AUTOLYTIQ_TEST_HELM = helm
 

@@ -67,14 +67,16 @@ describe.each(ENVS)('overlay %s', (envName) => {
     })
     const es = find(objs, 'ExternalSecret', 'autolytiq-secrets') as Any
     expect(es.spec.target.name).toBe('autolytiq-secrets')
-    expect(Object.fromEntries(es.spec.data.map((d: Any) => [d.secretKey, d.remoteRef.key]))).toEqual({
-      DATABASE_URL: `autolytiq/${envName}/database`,
-      REDIS_URL: `autolytiq/${envName}/redis`,
-      JWT_SECRET: `autolytiq/${envName}/jwt`,
-      PII_ENCRYPTION_KEY: `autolytiq/${envName}/pii-encryption`,
-      SESSION_SECRET: `autolytiq/${envName}/session`,
-      RESEND_API_KEY: `autolytiq/${envName}/resend`,
-    })
+    // every remote key is this environment's; the URLs are composed from the fields terraform writes
+    const keys = (name: string): string[] =>
+      [...new Set((find(objs, 'ExternalSecret', name) as Any).spec.data.map((d: Any) => d.remoteRef.key as string))] as string[]
+    expect(keys('autolytiq-secrets').sort()).toEqual(
+      ['database', 'external-apis', 'jwt', 'pii-encryption', 'redis', 'resend', 'session'].map((n) => `autolytiq/${envName}/${n}`),
+    )
+    expect(keys('autolytiq-smtp')).toEqual([`autolytiq/${envName}/smtp`])
+    expect(Object.keys(es.spec.target.template.data).sort()).toEqual(
+      ['DATABASE_URL', 'JWT_SECRET', 'PII_ENCRYPTION_KEY', 'REDIS_URL', 'RESEND_API_KEY', 'SENTRY_DSN', 'SESSION_SECRET'].sort(),
+    )
   })
 
   it('has every catalog service, and nothing the catalog does not know', async () => {
@@ -115,7 +117,8 @@ describe('base: each catalog Deployment', () => {
     expect(c.resources.requests.cpu).toBeDefined()
     expect(c.resources.limits.memory).toBeDefined()
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
-    expect(c.envFrom).toEqual([{ secretRef: { name: 'autolytiq-secrets' } }])
+    // SMTP credentials only where mail is sent (issue 16 item 17)
+    expect(c.envFrom).toEqual([{ secretRef: { name: 'autolytiq-secrets' } }, ...(name === 'email-service' ? [{ secretRef: { name: 'autolytiq-smtp' } }] : [])])
 
     const service = find(objs, 'Service', name) as Any
     expect(service.spec.ports).toEqual([{ name: 'http', port: svc.port, targetPort: 'http' }])

@@ -4,6 +4,8 @@ import { registerSecret } from '../../engine/redact.js'
 import type { Context, Step } from '../../engine/types.js'
 import { requireAccount } from './account.js'
 import { isAwsError, listSome } from './util.js'
+import { externalSecretsOf, remoteReads } from '../../k8s/external-secrets.js'
+import { buildApp } from '../k8s/manifests.js'
 
 /** What terraform/modules/secrets writes where a person must supply the value. */
 export const PLACEHOLDER = 'REPLACE_ME'
@@ -11,21 +13,35 @@ export const PLACEHOLDER = 'REPLACE_ME'
 interface SecretSpec {
   /** generated: terraform makes the value; provided: a person supplies it (third-party credentials). */
   source: 'generated' | 'provided'
+  /** Fields that must hold a real value (not absent, not a placeholder). */
   required: string[]
+  /** Fields terraform writes that may stay empty unless a service reads them. */
   optional?: string[]
 }
 
-/** Plan 3.5's eight secrets and the JSON fields each must hold. */
+/**
+ * Plan 3.5's eight secrets and the JSON fields of each: THE secret contract. `required` plus
+ * `optional` is exactly what terraform/modules/secrets writes (test/integration/secret-contract.test.ts
+ * applies the module against moto and compares), the sandbox seeds exactly these fields
+ * (src/sandbox/seed.ts builds its values from this table), and every property an ExternalSecret
+ * reads must be one of them (same test; `secrets.expected` checks the live values).
+ */
 export const SECRETS: Record<string, SecretSpec> = {
-  database: { source: 'generated', required: ['host', 'port', 'dbname', 'username', 'password'] },
-  redis: { source: 'generated', required: ['host', 'port', 'auth_token'] },
+  database: { source: 'generated', required: ['engine', 'host', 'port', 'dbname', 'username', 'password'] },
+  redis: { source: 'generated', required: ['host', 'port', 'auth_token', 'tls'] },
   jwt: { source: 'generated', required: ['secret'] },
   'pii-encryption': { source: 'generated', required: ['key'] },
   session: { source: 'generated', required: ['secret'] },
   smtp: { source: 'provided', required: ['host', 'port', 'username', 'password', 'from'] },
   resend: { source: 'provided', required: ['api_key'] },
-  'external-apis': { source: 'provided', required: ['sentry_dsn', 'stripe_secret_key', 'stripe_webhook_secret'], optional: ['datadog_api_key'] },
+  // No service in services/catalog.yaml takes payments and the plan uses Prometheus, not Datadog:
+  // the Stripe and Datadog fields are read by no ExternalSecret, so they are asked for only when
+  // given (AUTOLYTIQ_SECRET_EXTERNAL_APIS_*). Sentry is read by every service (autolytiq-secrets).
+  'external-apis': { source: 'provided', required: ['sentry_dsn'], optional: ['datadog_api_key', 'stripe_secret_key', 'stripe_webhook_secret'] },
 }
+
+/** Every field terraform writes into the secret `name` (and nothing else). */
+export const secretFields = (name: string): string[] => [...SECRETS[name]!.required, ...(SECRETS[name]!.optional ?? [])]
 
 const CREDENTIAL_FIELD = /pass|token|secret|key|dsn/i
 
@@ -63,24 +79,59 @@ function unknownSecretVariables(): string[] {
   return Object.keys(process.env).filter((k) => k.startsWith('AUTOLYTIQ_SECRET_') && !known.has(k))
 }
 
+/** What the rendered ExternalSecrets of this environment read from one secret: field -> reading ExternalSecrets. */
+type Reads = Map<string, { fields: Map<string, string[]>; whole: string[] }>
+
+/**
+ * The fields the environment's ExternalSecrets (its kustomize overlay, as phase 5 applies it) read
+ * from each autolytiq/<env>/<name> secret. A remote key outside this environment's secrets is a
+ * configuration error: the services would read another environment's credentials.
+ */
+export async function externalSecretReads(ctx: Context): Promise<Reads> {
+  const reads: Reads = new Map()
+  const prefix = `autolytiq/${ctx.envName}/`
+  for (const es of externalSecretsOf(await buildApp(ctx))) {
+    for (const r of remoteReads(es)) {
+      const name = r.remoteKey.startsWith(prefix) ? r.remoteKey.slice(prefix.length) : undefined
+      if (!name || !SECRETS[name])
+        throw new UserError(
+          `ExternalSecret ${es.metadata.name} (overlay ${ctx.env.kustomizeOverlay}) reads ${r.remoteKey}, which is not one of this environment's secrets (${prefix}{${Object.keys(SECRETS).join(',')}})`,
+          `fix the remote key in k8s/external-secrets or the overlay's environment label, or kustomizeOverlay for ${ctx.envName} in autolytiq.yaml`,
+        )
+      const entry = reads.get(name) ?? { fields: new Map<string, string[]>(), whole: [] }
+      if (r.wholeSecret || !r.property) entry.whole.push(es.metadata.name)
+      else entry.fields.set(r.property, [...(entry.fields.get(r.property) ?? []), es.metadata.name])
+      reads.set(name, entry)
+    }
+  }
+  return reads
+}
+
 interface SecretState {
   name: string
   id: string
   exists: boolean
   values: Record<string, unknown>
-  /** Required fields that are absent or placeholders. */
+  /** Required fields, and fields an ExternalSecret reads, that are absent or placeholders. */
   needs: string[]
+  /** field -> the ExternalSecrets that read it (for messages). */
+  readBy: Map<string, string[]>
 }
 
-async function inspect(ctx: Context, name: string): Promise<SecretState> {
+async function inspect(ctx: Context, name: string, reads: Reads): Promise<SecretState> {
   const sm = await import('@aws-sdk/client-secrets-manager')
   const client = await ctx.clients.aws.secrets()
   const id = secretId(ctx, name)
   const spec = SECRETS[name]!
+  const read = reads.get(name)
+  const readBy = new Map(read?.fields ?? [])
+  // dataFrom.extract turns every field into a Secret key: all of them must hold a value
+  if (read?.whole.length) for (const f of secretFields(name)) readBy.set(f, [...(readBy.get(f) ?? []), ...read.whole])
+  const wanted = [...new Set([...spec.required, ...readBy.keys()])]
   try {
     await client.send(new sm.DescribeSecretCommand({ SecretId: id }))
   } catch (err) {
-    if (isAwsError(err, 'ResourceNotFoundException')) return { name, id, exists: false, values: {}, needs: spec.required }
+    if (isAwsError(err, 'ResourceNotFoundException')) return { name, id, exists: false, values: {}, needs: wanted, readBy }
     throw err
   }
   let text = ''
@@ -100,16 +151,27 @@ async function inspect(ctx: Context, name: string): Promise<SecretState> {
   }
   // Hosts, ports and user names stay readable in logs; credentials never are.
   for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && CREDENTIAL_FIELD.test(k)) registerSecret(v)
-  return { name, id, exists: true, values, needs: spec.required.filter((f) => isPlaceholder(values[f])) }
+  return { name, id, exists: true, values, needs: wanted.filter((f) => isPlaceholder(values[f])), readBy }
 }
 
 async function inspectAll(ctx: Context, names: string[]): Promise<SecretState[]> {
   const unknown = unknownSecretVariables()
   if (unknown.length) throw new UserError(`unknown secret variable(s) ${unknown.join(', ')}; nothing was changed`, `valid: ${secretVariables().join(', ')}`)
-  return Promise.all(names.map((n) => inspect(ctx, n)))
+  const reads = await externalSecretReads(ctx)
+  return Promise.all(names.map((n) => inspect(ctx, n, reads)))
 }
 
-const describe = (s: SecretState): string => (s.exists ? `${s.id}: ${s.needs.join(', ')} unset or placeholder` : `${s.id} missing`)
+/** 'password (read by ExternalSecret autolytiq-secrets)' */
+const field = (s: SecretState, f: string): string => {
+  const by = s.readBy.get(f)
+  return by?.length ? `${f} (read by ExternalSecret ${[...new Set(by)].join(', ')})` : f
+}
+
+const describe = (s: SecretState): string =>
+  s.exists ? `${s.id}: ${s.needs.map((f) => field(s, f)).join(', ')} ${s.needs.length > 1 ? 'are' : 'is'} unset or a placeholder` : `${s.id} missing`
+
+/** A field an ExternalSecret reads that the contract (terraform/modules/secrets) never writes: no value given here can fix it. */
+const outsideContract = (s: SecretState): string[] => s.needs.filter((f) => !secretFields(s.name).includes(f))
 
 /** Asks for one value: the environment variable if set, else a hidden prompt. Never echoed. */
 async function valueFor(ctx: Context, s: SecretState, field: string): Promise<string> {
@@ -120,16 +182,17 @@ async function valueFor(ctx: Context, s: SecretState, field: string): Promise<st
   return value
 }
 
-/** Plan 3.3-3.5: the eight secrets exist and none holds a placeholder; missing third-party values are filled in. */
+/** Plan 3.3-3.5: the eight secrets exist, none holds a placeholder where it must not, every field an ExternalSecret reads is there; missing third-party values are filled in. */
 export const secretsExpected: Step<z.infer<typeof params>> = {
   id: 'secrets.expected',
   title: 'Secrets Manager secrets present and filled in',
   description:
-    "Plan 3.3-3.5: the eight autolytiq/<env>/* secrets exist; placeholder values (REPLACE_ME, the plan's xxxx samples) in smtp, resend and external-apis are replaced from AUTOLYTIQ_SECRET_<SECRET>_<FIELD> or a hidden prompt, never echoed.",
+    "Plan 3.3-3.5: the eight autolytiq/<env>/* secrets exist, and every field the environment's ExternalSecrets (its kustomize overlay) read holds a value, before phase 5 applies anything; placeholder values (REPLACE_ME, the plan's xxxx samples) in smtp, resend and external-apis are replaced from AUTOLYTIQ_SECRET_<SECRET>_<FIELD> or a hidden prompt, never echoed.",
   danger: 'mutating',
   params,
   async plan(ctx, p) {
     return [
+      `kubectl kustomize ${ctx.env.kustomizeOverlay}: the fields its ExternalSecrets read`,
       ...p.secrets.map((n) => `secretsmanager DescribeSecret + GetSecretValue ${secretId(ctx, n)} (values never printed)`),
       `secretsmanager PutSecretValue for each provided secret with placeholder fields (values from AUTOLYTIQ_SECRET_<SECRET>_<FIELD> or a hidden prompt)`,
     ]
@@ -143,6 +206,19 @@ export const secretsExpected: Step<z.infer<typeof params>> = {
   async run(ctx, p) {
     const all = await inspectAll(ctx, p.secrets)
     // Terraform owns the secrets themselves and the generated values: creating them here would fight it.
+    const contract = all.filter((s) => s.exists && outsideContract(s).length)
+    if (contract.length)
+      throw new StepFailedError(
+        `${contract
+          .map(
+            (s) =>
+              `${s.id}: ${outsideContract(s)
+                .map((f) => field(s, f))
+                .join(', ')}`,
+          )
+          .join('; ')}: terraform/modules/secrets never writes ${contract.length > 1 ? 'these fields' : 'this field'}, so the ExternalSecret can never sync`,
+        `make k8s/external-secrets read only fields the secrets module writes (src/steps/aws/secrets.ts SECRETS lists them), then re-run \`autolytiq deploy --env ${ctx.envName} --from secrets.expected\``,
+      )
     const broken = all.filter((s) => !s.exists || (SECRETS[s.name]!.source === 'generated' && s.needs.length))
     if (broken.length)
       throw new StepFailedError(

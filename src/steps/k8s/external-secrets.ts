@@ -5,22 +5,22 @@ import { isNotFound } from '../../k8s/api.js'
 import type { KubeObject } from '../../k8s/objects.js'
 import { describeCondition, findCondition, waitForObject } from '../../k8s/wait.js'
 import { applyAndReport, checkObjects, planObjects } from './apply-step.js'
-import { buildApp, ofKind } from './manifests.js'
+import { buildApp } from './manifests.js'
+import { externalSecretsOf, targetKeys, targetName, type ExternalSecretObject } from '../../k8s/external-secrets.js'
 import { ESO_GROUP, ESO_VERSION } from './secret-store.js'
 
 const params = z.object({ timeoutSeconds: z.number().int().min(1).max(3600).default(180) }).strict()
 
-type ExternalSecret = KubeObject & {
-  spec: { target?: { name?: string }; data?: { secretKey: string }[] }
+type ExternalSecret = ExternalSecretObject & {
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] }
 }
 
 function externalSecrets(objects: KubeObject[]): ExternalSecret[] {
-  return ofKind(objects, 'ExternalSecret') as ExternalSecret[]
+  return externalSecretsOf(objects) as ExternalSecret[]
 }
 
-const targetName = (es: ExternalSecret): string => es.spec.target?.name ?? es.metadata.name
-const wantedKeys = (es: ExternalSecret): string[] => (es.spec.data ?? []).map((d) => d.secretKey)
+/** The keys the Secret gets: the template's keys when it composes them (DATABASE_URL from host, port, ...), else the data keys. */
+const wantedKeys = (es: ExternalSecret): string[] => targetKeys(es)
 
 /**
  * Keys of the target Secret that are missing or empty. Only key names and lengths are looked at:
@@ -43,10 +43,27 @@ function synced(obj: unknown): boolean {
   return ready?.status === 'True' && (ready.reason ?? 'SecretSynced') === 'SecretSynced'
 }
 
+/**
+ * The operator's newest Warning event for the ExternalSecret: its condition only says "could not
+ * get secret data from provider", the event says which remote key and why (`key url does not exist
+ * in secret autolytiq/prod/database`, `Secrets Manager can't find the specified secret`).
+ */
+async function operatorReason(ctx: Context, namespace: string, name: string): Promise<string | undefined> {
+  try {
+    const core = await ctx.clients.kube.core()
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ExternalSecret,involvedObject.name=${name},type=Warning` })
+    const time = (e: (typeof events.items)[number]): number => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime()
+    return events.items.sort((a, b) => time(a) - time(b)).pop()?.message
+  } catch {
+    return undefined // the reason is a help, not a requirement
+  }
+}
+
 async function waitSynced(ctx: Context, es: ExternalSecret, timeoutMs: number): Promise<void> {
   const custom = await ctx.clients.kube.custom()
   const namespace = es.metadata.namespace!
   const name = es.metadata.name
+  let failed: string | undefined
   await waitForObject<ExternalSecret, true>(ctx.clients.kube, {
     path: `/apis/${ESO_GROUP}/${ESO_VERSION}/namespaces/${namespace}/externalsecrets`,
     list: (fieldSelector) => custom.listNamespacedCustomObject({ group: ESO_GROUP, version: ESO_VERSION, namespace, plural: 'externalsecrets', fieldSelector }),
@@ -59,8 +76,10 @@ async function waitSynced(ctx: Context, es: ExternalSecret, timeoutMs: number): 
       if (synced(obj)) return { done: true, value: true }
       const ready = findCondition(obj, 'Ready')
       // SecretSyncedError is reported by the operator and will not fix itself without a change
-      if (ready?.reason === 'SecretSyncedError' && ready.status === 'False')
-        return { error: new StepFailedError(`ExternalSecret ${namespace}/${name} failed to sync: ${describeCondition(ready)}`, syncHint(ctx)) }
+      if (ready?.reason === 'SecretSyncedError' && ready.status === 'False') {
+        failed = describeCondition(ready)
+        return { done: true, value: true }
+      }
       return { done: false, progress: `ExternalSecret ${namespace}/${name}: ${describeCondition(ready)}` }
     },
     onTimeout: (last) =>
@@ -69,6 +88,12 @@ async function waitSynced(ctx: Context, es: ExternalSecret, timeoutMs: number): 
         syncHint(ctx),
       ),
   })
+  if (failed) {
+    // the operator records the event right after the status: give it a moment
+    let reason: string | undefined
+    for (let i = 0; i < 10 && !reason; i++) reason = (await operatorReason(ctx, namespace, name)) ?? (await new Promise((r) => setTimeout(r, 200)), undefined)
+    throw new StepFailedError(`ExternalSecret ${namespace}/${name} failed to sync: ${failed}${reason ? ` (operator: ${reason})` : ''}`, syncHint(ctx))
+  }
 }
 
 function syncHint(ctx: Context): string {
@@ -80,7 +105,7 @@ export const k8sExternalSecrets: Step<z.infer<typeof params>> = {
   id: 'k8s.external-secrets',
   title: 'Application secrets (ExternalSecret)',
   description:
-    'Plan 5.4: server-side applies the ExternalSecret mapping DATABASE_URL, REDIS_URL, JWT_SECRET, PII_ENCRYPTION_KEY, SESSION_SECRET and RESEND_API_KEY; waits for SecretSynced and checks the Secret has every key (values never read out).',
+    'Plan 5.4: server-side applies the ExternalSecrets (autolytiq-secrets: DATABASE_URL and REDIS_URL composed from the database and redis fields, JWT_SECRET, PII_ENCRYPTION_KEY, SESSION_SECRET, RESEND_API_KEY, SENTRY_DSN; autolytiq-smtp for email-service); waits for SecretSynced and checks each Secret has every key (values never read out).',
   danger: 'mutating',
   params,
   async plan(ctx, p) {

@@ -7,6 +7,7 @@ import { ExternalError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
 import { deepEqual } from '../../k8s/diff.js'
 import { terraformOutput } from '../../k8s/inputs.js'
+import { ESO_RELEASE, esoInstall } from '../../sandbox/components/external-secrets.js'
 
 /** Rollback point kind: the release's revision before this run upgraded it (`helm rollback` takes it). */
 export const HELM_POINT = 'helm.revision'
@@ -34,7 +35,10 @@ interface HelmRelease {
   repo: string
   chart: string
   version: string
-  sandboxChart: string
+  /** The chart the sandbox installs (no chart repository can be reached there): a folder, relative to the project root or absolute. */
+  sandboxChart: string | (() => string)
+  /** Values set on top of values(ctx) where the local chart is installed (sandbox, tests), each with its reason. */
+  sandboxValues?: Record<string, unknown>
   values(ctx: Context): Record<string, unknown>
 }
 
@@ -48,7 +52,8 @@ interface ResolvedChart {
 }
 
 function resolveChart(ctx: Context, spec: HelmRelease, p: Params): ResolvedChart {
-  const local = p.chart ?? (ctx.env.sandbox ? spec.sandboxChart : undefined)
+  const sandboxChart = typeof spec.sandboxChart === 'function' ? spec.sandboxChart() : spec.sandboxChart
+  const local = p.chart ?? (ctx.env.sandbox ? sandboxChart : undefined)
   if (local && !p.repo) {
     const dir = resolve(ctx.root, local)
     if (existsSync(join(dir, 'Chart.yaml'))) {
@@ -141,6 +146,14 @@ function upgradeArgs(ctx: Context, spec: HelmRelease, chart: ResolvedChart, valu
  * second run) with values from terraform outputs, waiting for the release's workloads; the
  * revision it replaces is recorded first so `helm rollback` can return to it.
  */
+/**
+ * The values for this install: a local chart folder means a cluster no chart repository reaches
+ * (the sandbox, the test cluster), where the release's sandboxValues apply too.
+ */
+function valuesFor(ctx: Context, spec: HelmRelease, chart: ResolvedChart): Record<string, unknown> {
+  return !chart.repo && spec.sandboxValues ? { ...spec.values(ctx), ...spec.sandboxValues } : spec.values(ctx)
+}
+
 function helmReleaseStep(spec: HelmRelease): Step<Params> {
   return {
     id: spec.id,
@@ -156,12 +169,12 @@ function helmReleaseStep(spec: HelmRelease): Step<Params> {
         `(a release left pending-* by an interrupted helm run: helm rollback ${spec.release} <last deployed revision>, or helm uninstall if it never deployed)`,
         `helm get values ${spec.release} -n ${spec.namespace} -o json`,
         `helm ${upgradeArgs(ctx, spec, chart, '<values.json>', p).join(' ')}`,
-        `  values: ${JSON.stringify(spec.values(ctx))}`,
+        `  values: ${JSON.stringify(valuesFor(ctx, spec, chart))}`,
       ]
     },
     async check(ctx, p) {
       const chart = resolveChart(ctx, spec, p)
-      const desired = spec.values(ctx)
+      const desired = valuesFor(ctx, spec, chart)
       const latest = await latestRevision(ctx, spec)
       if (!latest) return { status: 'todo', detail: `release ${spec.release} not installed in ${spec.namespace}` }
       if (latest.status.startsWith('pending'))
@@ -189,7 +202,7 @@ function helmReleaseStep(spec: HelmRelease): Step<Params> {
       try {
         // a values file, not --set: annotation keys contain dots that --set would split
         const valuesFile = join(dir, 'values.json')
-        writeFileSync(valuesFile, JSON.stringify(spec.values(ctx)), { mode: 0o600 })
+        writeFileSync(valuesFile, JSON.stringify(valuesFor(ctx, spec, chart)), { mode: 0o600 })
         ctx.log(`helm upgrade --install ${spec.release} (${chart.ref}${chart.version ? ` ${chart.version}` : ''})`)
         await ctx.clients.exec('helm', upgradeArgs(ctx, spec, chart, valuesFile, p), {
           timeoutMs: (p.timeoutSeconds + 60) * 1000,
@@ -241,8 +254,19 @@ export const helmExternalSecrets = helmReleaseStep({
   namespace: 'external-secrets',
   repo: 'https://charts.external-secrets.io',
   chart: 'external-secrets',
-  version: '0.19.1',
-  sandboxChart: 'k8s/sandbox-charts/external-secrets',
+  // the version the sandbox and the tests run for real (built from the Go module proxy, which
+  // refuses v0.19.1 and serves v1.x only without its providers): rehearse what production runs
+  version: ESO_RELEASE.replace(/^v/, ''),
+  // the upstream chart from the same Go module (test/harness/scripts/build-eso.sh), values checked by its values.schema.json
+  sandboxChart: () => esoInstall().chartDir,
+  sandboxValues: {
+    // The sandbox runs the controller itself out of cluster (src/sandbox/controllers/external-secrets-operator.ts)
+    // but nothing can run the admission webhook's pod, and the API server would call it for every
+    // ExternalSecret: no webhook, so no cert-controller for its certificate. The upstream CRDs'
+    // schemas still reject unknown and misspelled fields.
+    webhook: { create: false },
+    certController: { create: false },
+  },
   values: (ctx) => ({
     installCRDs: true,
     serviceAccount: {
