@@ -3,7 +3,7 @@
 # command. Installs what it needs (Debian packages, moto, helm, npm packages, the Kubernetes
 # control plane — cached after the first build), starts the sandbox, runs every phase of
 # runbooks/go-live.yaml against it and verifies the result. Safe to re-run: every part is
-# skipped or re-checked when already done. Stop the sandbox with `./bin/run.js sandbox down`.
+# skipped or re-checked when already done. Stop the sandbox with `autolytiq sandbox down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -18,10 +18,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 say "build"
 npm run build
 
-# helm is extracted into the cache by install-deps.sh when it is not on PATH
-export PATH="${AUTOLYTIQ_CACHE:-$HOME/.cache/autolytiq}/bin:$PATH"
-# there is no Docker engine in the sandbox: CI publishes the images (the sandbox plays CI)
-export AUTOLYTIQ_SKIP_BUILD=1
+# `autolytiq` in every new shell (npm link). Nothing is exported for the commands below: the CLI
+# finds the helm install-deps.sh put in ~/.cache/autolytiq/bin itself, and autolytiq.yaml says
+# the sandbox's images come from CI (its own publisher), so what runs here runs the same by hand.
+say "autolytiq command"
+bash scripts/link-cli.sh
 
 say "sandbox up"
 ./bin/run.js sandbox up
@@ -40,7 +41,7 @@ if ! ./bin/run.js deploy --env sandbox --yes | tee "$summary"; then
     ./bin/run.js deploy --env sandbox --yes
   else
     printf '\nThe runbook stopped before release.tag: the go-live checklist needs a person.\n' >&2
-    printf 'In a terminal: ./bin/run.js checklist --env sandbox && ./bin/run.js deploy --env sandbox --yes\n' >&2
+    printf 'In a terminal: autolytiq checklist --env sandbox && autolytiq deploy --env sandbox --yes\n' >&2
   fi
 fi
 
@@ -48,4 +49,4 @@ say "verify --env sandbox"
 report="${AUTOLYTIQ_HOME:-.autolytiq}/sandbox-report.md"
 ./bin/run.js verify --env sandbox --report "$report"
 
-say "done: the sandbox is live (report: $report; stop it with ./bin/run.js sandbox down)"
+say "done: the sandbox is live (report: $report; stop it with autolytiq sandbox down)"

@@ -5,7 +5,7 @@ import { BIN, REPO } from './cli.js'
  * `autolytiq checklist` in a real terminal (util-linux `script` gives it a pty): a person answers
  * every manual item "yes" (the first choice) by pressing Enter.
  */
-export function answerChecklist(env: Record<string, string>, envName = 'sandbox'): Promise<{ code: number | null; output: string }> {
+export function answerChecklist(env: Record<string, string | undefined>, envName = 'sandbox'): Promise<{ code: number | null; output: string }> {
   const { CI: _ci, ...noCi } = process.env
   const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} checklist --env ${envName}`, '/dev/null'], {
     cwd: REPO,
