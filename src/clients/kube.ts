@@ -6,6 +6,8 @@ export interface KubeSettings {
   /** kubeconfig path; default the usual KUBECONFIG / ~/.kube/config */
   kubeconfig?: string
   context?: string
+  /** The environment these clients serve: its name goes into every hint (`--env`). */
+  envName?: string
 }
 
 /**
@@ -16,6 +18,11 @@ export class KubeClients {
   private loaded?: { lib: typeof k8s; kc: k8s.KubeConfig }
 
   constructor(readonly settings: KubeSettings) {}
+
+  /** The command that (re)writes this environment's kubeconfig context. */
+  private kubeConfigCommand(): string {
+    return kubeConfigCommand(this.settings.envName)
+  }
 
   async lib(): Promise<typeof k8s> {
     return (await this.load()).lib
@@ -35,15 +42,15 @@ export class KubeClients {
     } catch (err) {
       throw new UserError(
         `cannot load kubeconfig ${this.settings.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
-        'run the kube.config step (`autolytiq deploy --only kube.config`) or set KUBECONFIG',
+        `run the kube.config step (\`${this.kubeConfigCommand()}\`) or set KUBECONFIG`,
       )
     }
     if (this.settings.context) {
       if (!kc.getContexts().some((c) => c.name === this.settings.context))
-        throw new UserError(`kubeconfig has no context "${this.settings.context}"`, 'run `autolytiq deploy --only kube.config` to add it')
+        throw new UserError(`kubeconfig has no context "${this.settings.context}"`, `run \`${this.kubeConfigCommand()}\` to add it`)
       kc.setCurrentContext(this.settings.context)
     }
-    if (!kc.getCurrentCluster()) throw new UserError('kubeconfig has no current cluster', 'run `autolytiq deploy --only kube.config`')
+    if (!kc.getCurrentCluster()) throw new UserError('kubeconfig has no current cluster', `run \`${this.kubeConfigCommand()}\``)
     this.loaded = { lib, kc }
     return this.loaded
   }
@@ -77,6 +84,7 @@ export class KubeClients {
   private translated<T extends object>(api: T, kc: k8s.KubeConfig): T {
     const server = kc.getCurrentCluster()?.server ?? '(no server)'
     const where = this.settings.kubeconfig ?? 'your kubeconfig'
+    const envName = this.settings.envName
     return new Proxy(api, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver)
@@ -85,7 +93,7 @@ export class KubeClients {
           const r: unknown = value.apply(target, args)
           if (r && typeof (r as Promise<unknown>).then === 'function')
             return (r as Promise<unknown>).catch((err: unknown) => {
-              throw translateKubeError(err, server, where)
+              throw translateKubeError(err, server, where, envName)
             })
           return r
         }
@@ -104,12 +112,14 @@ const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
 const TRANSIENT = ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']
 
 /** Credential and network failures of a Kubernetes API call become one clear message with the next step; the rest pass through. */
-export function translateKubeError(err: unknown, server: string, kubeconfig: string): unknown {
+const kubeConfigCommand = (envName = '<env>'): string => `autolytiq deploy --env ${envName} --only kube.config`
+
+export function translateKubeError(err: unknown, server: string, kubeconfig: string, envName?: string): unknown {
   const status = apiStatus(err)
   if (status === 401)
     return new UserError(
       `the Kubernetes API server at ${server} rejected the credentials (401 Unauthorized); nothing was changed`,
-      `the user of the current context in ${kubeconfig} has an invalid or expired token or certificate: for EKS run \`aws sso login\`, then \`autolytiq deploy --only kube.config\``,
+      `the user of the current context in ${kubeconfig} has an invalid or expired token or certificate: for EKS run \`aws sso login\`, then \`${kubeConfigCommand(envName)}\``,
     )
   const e = err as { code?: unknown; cause?: { code?: unknown } }
   const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined

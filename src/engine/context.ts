@@ -115,7 +115,7 @@ export function buildClients(info: ProjectInfo): Clients {
   const { env, envName } = info
   return {
     aws: new AwsClients(awsSettings(env)),
-    kube: new KubeClients({ kubeconfig: env.kubeconfig ?? process.env.KUBECONFIG, context: env.sandbox ? undefined : `autolytiq-${envName}` }),
+    kube: new KubeClients({ kubeconfig: env.kubeconfig ?? process.env.KUBECONFIG, context: env.sandbox ? undefined : `autolytiq-${envName}`, envName }),
     http: new HttpClient({ dnsServers: env.dnsServers, caFile: env.caFile }),
     exec,
   }

@@ -113,7 +113,7 @@ export async function applyObjects(kube: KubeClients, objects: KubeObject[], opt
           if (kindNotServed(err))
             throw new UserError(
               `cannot apply ${c.ref}: the cluster does not serve ${c.object.apiVersion} ${c.object.kind} (its CRD is not installed)`,
-              c.object.apiVersion.startsWith('external-secrets.io') ? 'install the External Secrets operator first: `autolytiq deploy --only helm.external-secrets`' : 'install the CRD first',
+              c.object.apiVersion.startsWith('external-secrets.io') ? `install the External Secrets operator first: \`autolytiq deploy --env ${kube.settings.envName ?? '<env>'} --only helm.external-secrets\`` : 'install the CRD first',
             )
           throw new ExternalError(`server-side apply of ${c.ref} failed: ${apiMessage(err)}`, undefined, undefined, apiStatus(err) === 429 || (apiStatus(err) ?? 0) >= 500)
         }

@@ -68,7 +68,7 @@ export const monitoringAlertTest: Step<Params> = {
       labels: { alertname: SYNTHETIC_ALERT, severity: 'info', environment: ctx.envName, run_id: ctx.runId },
       annotations: {
         summary: `autolytiq go-live test alert for ${ctx.envName} (${ctx.env.release}); no action needed`,
-        description: 'Sent by `autolytiq deploy` (monitoring.alert-test) to prove alerts reach the on-call receiver.',
+        description: `Sent by \`autolytiq deploy --env ${ctx.envName}\` (monitoring.alert-test) to prove alerts reach the on-call receiver.`,
       },
       startsAt: now.toISOString(),
       endsAt: new Date(now.getTime() + p.activeMinutes * 60_000).toISOString(),

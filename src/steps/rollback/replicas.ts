@@ -25,7 +25,10 @@ const waitParams = z.object({ timeoutSeconds: z.number().int().min(1).default(60
 function recorded(ctx: Context): RecordedReplicas {
   const r = ctx.state.outputs(RECORD_STEP) as RecordedReplicas | undefined
   if (!r || !sameRollback(r as unknown as Record<string, unknown>, target(ctx)))
-    throw new UserError(`${RECORD_STEP} has not recorded the replica counts of this rollback`, 'run the whole runbook: `autolytiq rollback database ...`')
+    throw new UserError(
+      `${RECORD_STEP} has not recorded the replica counts of this rollback`,
+      `run the whole runbook: \`autolytiq rollback database --env ${ctx.envName} --latest\` (or --snapshot <id>)`,
+    )
   return r
 }
 

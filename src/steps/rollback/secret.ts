@@ -96,7 +96,7 @@ async function readExternalSecret(ctx: Context, p: RefreshParams): Promise<{ es:
   }
   throw new UserError(
     `ExternalSecret ${p.externalSecret} not found in ${ctx.env.namespace} (${GROUP} v1 or v1beta1)`,
-    'the services read DATABASE_URL through it: deploy it first (`autolytiq deploy --only k8s.external-secrets`)',
+    `the services read DATABASE_URL through it: deploy it first (\`autolytiq deploy --env ${ctx.envName} --only k8s.external-secrets\`)`,
   )
 }
 
