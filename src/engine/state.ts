@@ -51,6 +51,8 @@ const checklistAnswerSchema = z.object({
   at: z.string(),
   detail: z.string().optional(),
   automatic: z.boolean(),
+  /** How a manual answer was given: a terminal, or a reviewed answers file (with its sha256). */
+  via: z.string().optional(),
 })
 export type ChecklistAnswer = z.infer<typeof checklistAnswerSchema>
 
