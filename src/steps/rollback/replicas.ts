@@ -2,6 +2,7 @@ import type * as k8s from '@kubernetes/client-node'
 import { z } from 'zod'
 import { UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
+import { FIELD_MANAGER } from '../../k8s/api.js'
 import { waitForRollouts } from '../../k8s/rollout.js'
 import { deploymentOfPod, waitForPodsGone } from '../../rollback/pods-gone.js'
 import { RECORD_STEP, completed, sameRollback, target } from './db-target.js'
@@ -115,8 +116,12 @@ async function scaleAll(ctx: Context, deployments: Record<string, number>, cronJ
   const [apps, batch, lib] = await Promise.all([ctx.clients.kube.apps(), ctx.clients.kube.batch(), ctx.clients.kube.lib()])
   const merge = lib.setHeaderOptions('Content-Type', lib.PatchStrategy.MergePatch)
   await Promise.all([
-    ...Object.entries(deployments).map(([name, replicas]) => apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, merge)),
-    ...Object.entries(cronJobs).map(([name, suspend]) => batch.patchNamespacedCronJob({ name, namespace, body: { spec: { suspend } } }, merge)),
+    ...Object.entries(deployments).map(([name, replicas]) =>
+      apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER }, merge),
+    ),
+    ...Object.entries(cronJobs).map(([name, suspend]) =>
+      batch.patchNamespacedCronJob({ name, namespace, body: { spec: { suspend } }, fieldManager: FIELD_MANAGER }, merge),
+    ),
   ])
 }
 

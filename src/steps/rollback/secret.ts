@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { StepFailedError, UserError } from '../../engine/errors.js'
 import { registerSecret } from '../../engine/redact.js'
 import type { Context, Step } from '../../engine/types.js'
-import { apiStatus } from '../../k8s/api.js'
+import { FIELD_MANAGER, apiStatus } from '../../k8s/api.js'
 import { waitForObject } from '../../k8s/wait.js'
 import { REFRESH_STEP, describeCluster, readDatabaseSecret, repointed, secretHost, target, type DbRollbackTarget } from './db-target.js'
 
@@ -166,6 +166,7 @@ export const dbRefreshExternalSecret: Step<RefreshParams> = {
         plural: 'externalsecrets',
         name: p.externalSecret,
         body: { metadata: { annotations: { 'force-sync': String(Math.floor(Date.now() / 1000)) } } },
+        fieldManager: FIELD_MANAGER,
       },
       lib.setHeaderOptions('Content-Type', lib.PatchStrategy.MergePatch),
     )
