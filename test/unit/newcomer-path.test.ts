@@ -70,3 +70,24 @@ describe('tools the setup installed itself', () => {
     }
   })
 })
+
+describe('typos', () => {
+  it('a mistyped command: one message, the command it meant with the rest of the line, exit 2', async () => {
+    const r = await runCli(['deplyo', '--env', 'sandbox'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      'Error: "deplyo" is not an autolytiq command\n  Next: did you mean `autolytiq deploy --env sandbox`? (`autolytiq --help` lists the commands)\n',
+    )
+    const topic = await runCli(['sandbox', 'upp'])
+    expect(topic.stderr).toContain('did you mean `autolytiq sandbox up`?')
+    const far = await runCli(['foo'])
+    expect(far.stderr).toBe('Error: "foo" is not an autolytiq command\n  Next: `autolytiq --help` lists the commands\n')
+  })
+
+  it('a mistyped flag: did you mean, and one help hint, not two', async () => {
+    const r = await runCli(['deploy', '--evn', 'sandbox'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('Error: Nonexistent flag: --evn\n  Next: did you mean --env? (`autolytiq deploy --help` lists the flags)\n')
+    expect(r.stderr).not.toContain('See more help')
+  })
+})
