@@ -30,18 +30,32 @@ say "sandbox up"
 say "deploy --env sandbox (all eight phases)"
 # --yes never answers the go-live checklist's manual items (plan 8.7): a person does, in a
 # terminal; release.tag waits for them. Everything before it runs unattended.
-summary="$(mktemp)"
-trap 'rm -f "$summary"' EXIT
-if ! ./bin/run.js deploy --env sandbox --yes | tee "$summary"; then
-  grep -q 'FAILED at checklist.go-live' "$summary" || exit 1
+# The deploy writes to the terminal itself, so its live progress view shows (a pipe would turn it
+# into plain lines); `script` keeps the terminal and copies everything to the log.
+log="${AUTOLYTIQ_HOME:-.autolytiq}/sandbox-deploy.log"
+mkdir -p "$(dirname "$log")"
+logged() {
+  if [ -t 0 ] && [ -t 2 ] && [ "${CI:-}" != "true" ] && command -v script >/dev/null 2>&1; then
+    script -qefc "$(printf '%q ' "$@")" -a "$log"
+  else
+    "$@" 2>&1 | tee -a "$log"
+  fi
+}
+# Where the last run stopped, from the state (not from scraping the output).
+stopped_at() {
+  ./bin/run.js status --env sandbox --json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).lastRun?.stoppedAt??""))'
+}
+if ! logged ./bin/run.js deploy --env sandbox --yes; then
+  [ "$(stopped_at)" = "checklist.go-live" ] || { printf '\nThe deploy failed (log: %s).\n' "$log" >&2; exit 1; }
   if [ -t 0 ] && [ -t 2 ] && [ "${CI:-}" != "true" ]; then
     say "go-live checklist: answer the manual items (who and when are recorded)"
     ./bin/run.js checklist --env sandbox || true
     say "deploy --env sandbox (resume)"
-    ./bin/run.js deploy --env sandbox --yes
+    logged ./bin/run.js deploy --env sandbox --yes
   else
     printf '\nThe runbook stopped before release.tag: the go-live checklist needs a person.\n' >&2
     printf 'In a terminal: autolytiq checklist --env sandbox && autolytiq deploy --env sandbox --yes\n' >&2
+    printf 'Or sign it from a reviewed file: autolytiq checklist --env sandbox --answers FILE (see runbooks/go-live-answers.example.yaml)\n' >&2
   fi
 fi
 

@@ -43,7 +43,8 @@ export const dnsHostedZone: Step<z.infer<typeof params>> = {
       )
       zone = await findHostedZone(ctx, ctx.env.domain)
       if (!zone) throw new StepFailedError(`created hosted zone ${ctx.env.domain} but cannot find it again`)
-      ctx.warn(`set these name servers for ${ctx.env.domain} at your registrar: ${zone.nameServers.join(', ')}`)
+      // The sandbox's zone is served by its own DNS on loopback: there is no registrar to tell.
+      if (!ctx.env.sandbox) ctx.warn(`set these name servers for ${ctx.env.domain} at your registrar: ${zone.nameServers.join(', ')}`)
     }
     ctx.log(`name servers for ${ctx.env.domain}: ${zone.nameServers.join(', ')}`)
     return { hostedZoneId: zone.id, nameServers: zone.nameServers }
