@@ -11,7 +11,8 @@ t0=$(date +%s)
 say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - t0 ))" >&2; }
 
 say "system dependencies"
-bash scripts/install-deps.sh
+# the tests also need zsh, shellcheck and actionlint; the sandbox path does not
+AUTOLYTIQ_TEST_DEPS=1 bash scripts/install-deps.sh
 
 say "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi

@@ -3,6 +3,7 @@ import * as Errors from '@oclif/core/errors'
 import * as Flags from '@oclif/core/flags'
 import { AutolytiqError, EXIT, EXIT_CODES_HELP } from '../engine/errors.js'
 import { redact } from '../engine/redact.js'
+import { closest } from './suggest.js'
 
 /** Flags every environment-scoped command takes. */
 export const envFlag = Flags.string({
@@ -49,8 +50,13 @@ export abstract class BaseCommand extends Command {
       return
     } else if (err instanceof Errors.CLIError || (err as { name?: string }).name?.endsWith('FlagError') || /flag|argument/i.test(err.constructor.name)) {
       code = EXIT.usage
-      message = err.message
-      next = `see \`autolytiq ${this.id?.replace(/:/g, ' ')} --help\``
+      // oclif appends its own "See more help with --help": one help hint is enough.
+      message = err.message.replace(/\n?See more help with --help\s*$/, '')
+      const help = `\`autolytiq ${this.id?.replace(/:/g, ' ')} --help\``
+      const unknown = (err as { flags?: string[] }).flags
+      const known = Object.keys((this.constructor as { flags?: Record<string, unknown> }).flags ?? {}).map((f) => `--${f}`)
+      const guess = unknown?.length === 1 ? closest(unknown[0]!.split('=')[0]!, known) : undefined
+      next = guess ? `did you mean ${guess}? (${help} lists the flags)` : `see ${help}`
     } else {
       code = EXIT.failed
       message = `unexpected error: ${err.message}`

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import type { STSClient } from '@aws-sdk/client-sts'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -128,15 +131,45 @@ const EXPIRED = [
   'SignatureDoesNotMatch',
 ]
 
+/**
+ * Whether a named profile exists in the AWS config or credentials file (the SDK only says
+ * "Could not load credentials from any providers" for a profile that is not there).
+ */
+export function profileConfigured(name: string): boolean {
+  const files = [
+    process.env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config'),
+    process.env.AWS_SHARED_CREDENTIALS_FILE ?? join(homedir(), '.aws', 'credentials'),
+  ]
+  const header = new RegExp(`^\\s*\\[\\s*(profile\\s+)?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*\\]`, 'm')
+  return files.some((f) => existsSync(f) && header.test(readFileSync(f, 'utf8')))
+}
+
 /** Credential and network failures become one clear message with the next step; the rest pass through. */
 export function translateAwsError(err: unknown, call: string, endpoint?: string, profile?: string): unknown {
   if (!(err instanceof Error)) return err
   const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } }
-  const login = profile ? `aws sso login --profile ${profile}` : 'aws sso login (or refresh your AWS credentials)'
+  // The profile in use: autolytiq.yaml's awsProfile, else the engineer's AWS_PROFILE.
+  const active = profile ?? process.env.AWS_PROFILE
+  const login = active ? `aws sso login --profile ${active}` : 'aws sso login'
   if (EXPIRED.includes(e.name))
-    return new UserError(`AWS rejected the credentials during ${call}: ${e.name} (expired or invalid)`, `run \`${login}\`, then re-run the same command`)
-  if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message))
-    return new UserError(`no AWS credentials found for ${call}`, `run \`${login}\` or set AWS_PROFILE`)
+    return new UserError(
+      `AWS rejected the credentials during ${call}: ${e.name} (expired or invalid)`,
+      `run \`${login}\` (or refresh your AWS credentials), then re-run the same command`,
+    )
+  if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message)) {
+    // A profile that is not in ~/.aws/config: logging in to it cannot work; say what to fix.
+    if (active && !profileConfigured(active))
+      return new UserError(
+        `AWS profile "${active}" is not configured on this machine (${profile ? 'awsProfile in autolytiq.yaml' : 'AWS_PROFILE'})`,
+        `create it with \`aws configure sso --profile ${active}\`, or ${profile ? 'fix awsProfile in autolytiq.yaml' : 'set AWS_PROFILE to a profile in ~/.aws/config'}; then re-run the same command`,
+      )
+    return new UserError(
+      `no AWS credentials found for ${call}${active ? ` (profile ${active})` : ''}`,
+      active
+        ? `run \`${login}\`, then re-run the same command`
+        : 'run `aws sso login` (or export AWS credentials), or set AWS_PROFILE; then re-run the same command',
+    )
+  }
   // An endpoint set in autolytiq.yaml is the sandbox's moto; otherwise it is AWS itself.
   const reachNext = endpoint
     ? `check that the local AWS endpoint is running (\`autolytiq sandbox status\`), then re-run the same command`

@@ -1,3 +1,5 @@
+import { homedir } from 'node:os'
+import { delimiter, join } from 'node:path'
 import type { Options } from 'execa'
 import { ExternalError, UserError } from '../engine/errors.js'
 import { redact } from '../engine/redact.js'
@@ -27,10 +29,25 @@ export type Exec = (file: string, args: string[], opts?: ExecOptions) => Promise
 const INSTALL_HINT: Record<string, string> = {
   terraform: 'install terraform >= 1.5 (or OpenTofu) and put it on PATH',
   kubectl: 'install kubectl and put it on PATH',
-  helm: 'install helm 3+ and put it on PATH',
+  helm: 'install helm 3+ and put it on PATH, or run `bash scripts/install-deps.sh` (it puts one in ~/.cache/autolytiq/bin)',
   git: 'install git',
-  docker: 'install Docker, or pass --skip-build and let CI build images',
+  docker: 'install Docker, or let CI build the images (`images: { source: ci }` for the environment in autolytiq.yaml)',
   gh: 'install the GitHub CLI and run `gh auth login`',
+}
+
+/** Where scripts/install-deps.sh puts the tools it installs itself (helm, actionlint). */
+export function toolCacheBin(): string {
+  return join(process.env.AUTOLYTIQ_CACHE ?? join(homedir(), '.cache', 'autolytiq'), 'bin')
+}
+
+/**
+ * The directories searched for a tool: the caller's PATH first (an engineer's own helm wins),
+ * then the cache the project's install script fills, so `npm run sandbox` followed by any
+ * documented command works without anyone exporting PATH.
+ */
+export function toolSearchPath(path = process.env.PATH ?? ''): string {
+  const cache = toolCacheBin()
+  return path.split(delimiter).includes(cache) ? path : [path, cache].filter(Boolean).join(delimiter)
 }
 
 /**
@@ -43,7 +60,8 @@ export const exec: Exec = async (file, args, opts = {}) => {
   const command = redact([file, ...args].join(' '))
   const options: Options = {
     cwd: opts.cwd,
-    env: opts.env,
+    // PATH decides where the child's binary is looked up (Node uses options.env.PATH for that).
+    env: { ...opts.env, PATH: toolSearchPath(opts.env?.PATH ?? process.env.PATH) },
     input: opts.input,
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
@@ -87,8 +105,7 @@ function tail(text: string, lines = 15): string {
 /** Resolves a tool on PATH without running it. */
 export async function which(file: string): Promise<string | undefined> {
   const { access, constants } = await import('node:fs/promises')
-  const { delimiter, join } = await import('node:path')
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+  for (const dir of toolSearchPath().split(delimiter)) {
     const p = join(dir, file)
     try {
       await access(p, constants.X_OK)

@@ -16,6 +16,8 @@ export interface KubeSettings {
   eksToken?: () => Promise<EksToken>
   /** With eksToken: the caller's IAM principal and the names for a 401's next step. */
   eks?: { whoami: () => Promise<string>; cluster: string; envName: string }
+  /** The environment these clients serve: its name goes into every hint (`--env`). */
+  envName?: string
 }
 
 /** A kubeconfig user whose exec entry only mints an EKS token: autolytiq can mint it itself. */
@@ -57,6 +59,11 @@ export class KubeClients {
 
   constructor(readonly settings: KubeSettings) {}
 
+  /** The command that (re)writes this environment's kubeconfig context. */
+  private kubeConfigCommand(): string {
+    return kubeConfigCommand(this.settings.envName)
+  }
+
   async lib(): Promise<typeof k8s> {
     return (await this.load()).lib
   }
@@ -75,15 +82,15 @@ export class KubeClients {
     } catch (err) {
       throw new UserError(
         `cannot load kubeconfig ${this.settings.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
-        'run the kube.config step (`autolytiq deploy --only kube.config`) or set KUBECONFIG',
+        `run the kube.config step (\`${this.kubeConfigCommand()}\`) or set KUBECONFIG`,
       )
     }
     if (this.settings.context) {
       if (!kc.getContexts().some((c) => c.name === this.settings.context))
-        throw new UserError(`kubeconfig has no context "${this.settings.context}"`, 'run `autolytiq deploy --only kube.config` to add it')
+        throw new UserError(`kubeconfig has no context "${this.settings.context}"`, `run \`${this.kubeConfigCommand()}\` to add it`)
       kc.setCurrentContext(this.settings.context)
     }
-    if (!kc.getCurrentCluster()) throw new UserError('kubeconfig has no current cluster', 'run `autolytiq deploy --only kube.config`')
+    if (!kc.getCurrentCluster()) throw new UserError('kubeconfig has no current cluster', `run \`${this.kubeConfigCommand()}\``)
     const user = kc.getCurrentUser()
     if (this.settings.eksToken && user && isEksTokenExec(user)) {
       // the same user without its exec entry, authenticated by the in-process token instead
@@ -124,8 +131,9 @@ export class KubeClients {
   private translated<T extends object>(api: T, kc: k8s.KubeConfig): T {
     const server = kc.getCurrentCluster()?.server ?? '(no server)'
     const where = this.settings.kubeconfig ?? 'your kubeconfig'
+    const envName = this.settings.envName
     const explain = async (err: unknown): Promise<unknown> =>
-      this.usesEksToken && this.settings.eks && apiStatus(err) === 401 ? noAccessEntry(this.settings.eks, server) : translateKubeError(err, server, where)
+      this.usesEksToken && this.settings.eks && apiStatus(err) === 401 ? noAccessEntry(this.settings.eks, server) : translateKubeError(err, server, where, envName)
     return new Proxy(api, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver)
@@ -170,12 +178,14 @@ const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
 const TRANSIENT = ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']
 
 /** Credential and network failures of a Kubernetes API call become one clear message with the next step; the rest pass through. */
-export function translateKubeError(err: unknown, server: string, kubeconfig: string): unknown {
+const kubeConfigCommand = (envName = '<env>'): string => `autolytiq deploy --env ${envName} --only kube.config`
+
+export function translateKubeError(err: unknown, server: string, kubeconfig: string, envName?: string): unknown {
   const status = apiStatus(err)
   if (status === 401)
     return new UserError(
       `the Kubernetes API server at ${server} rejected the credentials (401 Unauthorized); nothing was changed`,
-      `the user of the current context in ${kubeconfig} has an invalid or expired token or certificate: for EKS run \`aws sso login\`, then \`autolytiq deploy --only kube.config\``,
+      `the user of the current context in ${kubeconfig} has an invalid or expired token or certificate: for EKS run \`aws sso login\`, then \`${kubeConfigCommand(envName)}\``,
     )
   const e = err as { code?: unknown; cause?: { code?: unknown } }
   const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined

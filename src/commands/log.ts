@@ -2,8 +2,24 @@ import * as Flags from '@oclif/core/flags'
 import { join } from 'node:path'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../cli/base.js'
 import { loadProject, stateDir } from '../engine/context.js'
-import { LocalAuditLog } from '../engine/audit.js'
+import { LocalAuditLog, type AuditEntry } from '../engine/audit.js'
 import { table } from '../render/table.js'
+
+const param = (params: AuditEntry['params'], key: string): string => {
+  const v = params?.[key]
+  return typeof v === 'string' ? v : ''
+}
+
+/** What the row says beyond its columns: the entry's own detail, else its timing or signer. */
+function detailOf(e: AuditEntry): string {
+  if (e.detail) return e.detail.replace(/\s*\n\s*/g, ' ')
+  const extra = [
+    param(e.params, 'signedBy') && `signed by ${param(e.params, 'signedBy')}`,
+    param(e.params, 'sha256') && `sha256 ${param(e.params, 'sha256').slice(0, 12)}`,
+    e.durationMs !== undefined && `${(e.durationMs / 1000).toFixed(1)} s`,
+  ]
+  return extra.filter(Boolean).join(', ')
+}
 
 export default class Log extends BaseCommand {
   static override summary = 'Show the audit log: every mutating action, who, when, result.'
@@ -20,8 +36,8 @@ export default class Log extends BaseCommand {
     if (entries.length === 0) return this.out(`No audit entries for ${info.envName} yet.`)
     this.out(
       table(
-        ['when', 'who', 'action', 'step', 'result', 'detail'],
-        entries.map((e) => [e.at, `${e.user}@${e.host}`, e.action, e.step ?? '', e.result, e.detail ?? '']),
+        ['when', 'who', 'action', 'step/item', 'answer', 'result', 'detail'],
+        entries.map((e) => [e.at, `${e.user}@${e.host}`, e.action, e.step ?? param(e.params, 'item'), param(e.params, 'answer'), e.result, detailOf(e)]),
       ),
     )
   }

@@ -54,6 +54,15 @@ export const environmentSchema = z
     /** Plain-HTTP address of the API for the redirect check; default http://apiDomain (port 80). */
     apiHttpUrl: z.string().url().optional(),
     dnsServers: z.array(z.string()).optional(),
+    /**
+     * Who publishes the release images to ECR: `build` (images.publish runs docker build/push) or
+     * `ci` (the CD workflow does; images.publish only reports, images.verify checks the tags).
+     * AUTOLYTIQ_SKIP_BUILD=1 / =0 overrides it for one run.
+     */
+    images: z
+      .object({ source: z.enum(['build', 'ci']).default('build') })
+      .strict()
+      .default({ source: 'build' }),
     /** How long images.verify waits for CI to publish the release (the sandbox runs its own CI publisher). */
     imagesWaitSeconds: z.number().int().min(0).max(7200).optional(),
     /** Extra CA bundle for the API's TLS (the sandbox's local CA). */

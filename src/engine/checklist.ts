@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
 import { z } from 'zod'
@@ -46,7 +48,49 @@ export type ChecklistFile = z.output<typeof checklistSchema>
 export type ChecklistItem = z.output<typeof item>
 
 export type ManualAnswer = 'yes' | 'no' | 'n/a'
-export const MANUAL_CHOICES: ManualAnswer[] = ['yes', 'no', 'n/a']
+/** "no" first: it is what Enter picks, so pressing Enter through the list signs nothing. */
+export const MANUAL_CHOICES: ManualAnswer[] = ['no', 'yes', 'n/a']
+
+const answersFileSchema = z
+  .object({
+    /** The environment the file was reviewed for: a staging file cannot sign production. */
+    environment: z.string().min(1),
+    /** Who signs: recorded with every answer instead of the OS user running the pipeline. */
+    signedBy: z.string().min(1),
+    answers: z.record(z.object({ answer: z.enum(['yes', 'no', 'n/a']), note: z.string().optional() }).strict()),
+  })
+  .strict()
+
+/** A reviewed answers file (`checklist --answers FILE`), validated against the checklist. */
+export interface AnswersFile {
+  path: string
+  sha256: string
+  signedBy: string
+  answers: Record<string, { answer: ManualAnswer; note?: string }>
+}
+
+/**
+ * Reads and validates an answers file strictly: the right environment, and only manual items of
+ * this checklist (an unknown or automatic item is an error naming it, exit 2; nothing recorded).
+ */
+export function loadAnswersFile(path: string, file: ChecklistFile, envName: string): AnswersFile {
+  const full = resolve(path)
+  const parsed = loadYamlFile(full, answersFileSchema, 'answers file')
+  if (parsed.environment !== envName)
+    throw new UserError(
+      `answers file ${full} is for environment "${parsed.environment}", not "${envName}"; nothing was recorded`,
+      `use the file reviewed for ${envName}`,
+    )
+  const items = new Map(file.sections.flatMap((s) => s.items.map((i) => [i.id, i] as const)))
+  const manual = [...items.values()].filter((i) => i.manual).map((i) => i.id)
+  for (const id of Object.keys(parsed.answers)) {
+    const i = items.get(id)
+    if (!i) throw new UserError(`answers file ${full}: unknown checklist item "${id}"; nothing was recorded`, `manual items: ${manual.join(', ')}`)
+    if (!i.manual)
+      throw new UserError(`answers file ${full}: item "${id}" is checked automatically, not signed; nothing was recorded`, `manual items: ${manual.join(', ')}`)
+  }
+  return { path: full, sha256: createHash('sha256').update(readFileSync(full)).digest('hex'), signedBy: parsed.signedBy, answers: parsed.answers }
+}
 
 export interface ItemResult {
   id: string
@@ -133,8 +177,10 @@ const MARK: Record<string, string> = { pass: 'pass', warn: 'pass with warning', 
  * person can be asked (never answered by --yes); answers are kept with who and when, so a
  * re-run only asks what is still open.
  */
-export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): Promise<ChecklistResult> {
+export async function evaluateChecklist(ctx: Context, opts: { ask: boolean; answersFile?: string }): Promise<ChecklistResult> {
   const file = loadChecklist(ctx.root)
+  // Validated before any probe runs or anything is recorded.
+  const signed = opts.answersFile ? loadAnswersFile(opts.answersFile, file, ctx.envName) : undefined
   const available = checklistChecks(ctx)
   const flat = file.sections.flatMap((s) =>
     s.items.map((i) => ({ section: s.title, item: i, checks: resolveChecks(i.checks ?? [], available, `${s.id}/${i.id}`) })),
@@ -142,10 +188,17 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): P
   const needed = [...new Map(flat.flatMap((f) => f.checks).map((c) => [c.id, c])).values()]
   await preloadClients(ctx, needed)
   const reports = new Map((await runChecks(ctx, needed, { deadlineMs: 60_000 })).map((r) => [r.id, r]))
-  const by = userInfo().username
   const at = new Date().toISOString()
   const answers = ctx.state.state.checklist
-  const canAsk = opts.ask && ctx.prompt.interactive
+  const canAsk = opts.ask && ctx.prompt.interactive && !signed
+  if (signed)
+    await ctx.audit.append({
+      runId: ctx.runId,
+      environment: ctx.envName,
+      action: 'checklist.answers-file',
+      params: { file: signed.path, sha256: signed.sha256, signedBy: signed.signedBy, items: Object.keys(signed.answers) },
+      result: 'ok',
+    })
   const unasked: string[] = []
   const items: ItemResult[] = []
 
@@ -161,6 +214,29 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): P
       items.push({ id: i.id, section, text: i.text, kind, status: autoStatus!, detail: autoDetail, checks: own, answer: answers[i.id] })
       continue
     }
+    const fromFile = signed?.answers[i.id]
+    if (fromFile) {
+      // The reviewed file signs the manual part (again, if it was answered before) with its own
+      // time and signer, even before the probes pass (CD signs before it deploys): the item is
+      // done only when its checks pass as well.
+      answers[i.id] = {
+        status: fromFile.answer,
+        by: signed!.signedBy,
+        at: new Date().toISOString(),
+        detail: fromFile.note,
+        automatic: false,
+        via: `answers file sha256:${signed!.sha256}`,
+      }
+      await ctx.state.save()
+      await ctx.audit.append({
+        runId: ctx.runId,
+        environment: ctx.envName,
+        action: 'checklist.answer',
+        params: { item: i.id, answer: fromFile.answer, signedBy: signed!.signedBy, sha256: signed!.sha256 },
+        result: 'ok',
+        detail: fromFile.note,
+      })
+    }
     if (autoStatus && autoStatus !== 'done') {
       // Asking a person to vouch for something a probe just saw broken would only record a false yes.
       items.push({ id: i.id, section, text: i.text, kind, status: autoStatus, detail: autoDetail, checks: own, answer: answers[i.id] })
@@ -168,15 +244,16 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): P
     }
     let answer = answers[i.id]
     const settled = answer && !answer.automatic && (answer.status === 'yes' || answer.status === 'n/a')
-    if (!settled && canAsk) {
+    if (!fromFile && !settled && canAsk) {
       const reply = await ctx.prompt.choose(`[${section}] ${i.text}\n  ${i.manual}`, MANUAL_CHOICES)
-      answer = { status: reply, by, at, automatic: false }
+      // Each answer carries the moment it was given, not the moment the checklist started.
+      answer = { status: reply, by: userInfo().username, at: new Date().toISOString(), automatic: false, via: 'terminal' }
       answers[i.id] = answer
       await ctx.state.save()
       await ctx.audit.append({ runId: ctx.runId, environment: ctx.envName, action: 'checklist.answer', params: { item: i.id, answer: reply }, result: 'ok' })
-    } else if (!settled) unasked.push(i.id)
+    } else if (!fromFile && !settled) unasked.push(i.id)
     const manualStatus = answer && !answer.automatic ? answer.status : undefined
-    const who = manualStatus ? `${manualStatus} by ${answer!.by} at ${answer!.at}` : 'not answered'
+    const who = manualStatus ? `${manualStatus} by ${answer!.by} at ${answer!.at}${answer!.detail ? ` (${answer!.detail})` : ''}` : 'not answered'
     const status = manualStatus === 'yes' || manualStatus === 'n/a' ? 'done' : manualStatus === 'no' ? 'failed' : 'open'
     items.push({ id: i.id, section, text: i.text, kind, status, detail: [autoDetail, `manual: ${who}`].filter(Boolean).join('; '), checks: own, answer })
   }
@@ -189,6 +266,8 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean }): P
 export interface ChecklistRequest {
   env?: string
   exportFile?: string
+  /** A reviewed answers file that signs manual items without a terminal (CD after approval). */
+  answersFile?: string
 }
 
 /**
@@ -201,7 +280,7 @@ export async function checklist(req: ChecklistRequest): Promise<ChecklistResult 
   await lock.acquire('autolytiq checklist', ctx.runId)
   let result: ChecklistResult
   try {
-    result = await evaluateChecklist(ctx, { ask: true })
+    result = await evaluateChecklist(ctx, { ask: true, answersFile: req.answersFile })
   } finally {
     await lock.release()
   }

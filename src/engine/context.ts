@@ -122,6 +122,7 @@ export function buildClients(info: ProjectInfo): Clients {
       // the EKS token in-process, signed like every other AWS call (no aws CLI)
       eksToken: async () => (await import('../clients/eks-token.js')).eksToken(aws, env.eksCluster),
       eks: { whoami: () => eksPrincipal(aws), cluster: env.eksCluster, envName },
+      envName,
     }),
     http: new HttpClient({ dnsServers: env.dnsServers, caFile: env.caFile }),
     exec,

@@ -14,7 +14,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
 
 export const EXIT_CODES_HELP = `EXIT CODES
   0    success
-  1    a step or check failed (see the message and \`autolytiq status\`)
+  1    a step or check failed (see the message and \`autolytiq status --env <env>\`)
   2    usage or configuration error; nothing was changed
   3    another run holds this environment's lock
   130  interrupted; state saved, re-run the same command to resume`

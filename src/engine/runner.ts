@@ -9,7 +9,8 @@ import { strongestDanger, type Runbook, type RunbookStep } from './runbook.js'
 import type { EnvLock } from './lock.js'
 import type { Context } from './types.js'
 
-export type StepOutcome = 'changed' | 'unchanged' | 'failed' | 'skipped' | 'planned' | 'not-run' | 'interrupted'
+/** `checked`: a read-only step ran its probe (smoke tests, verify, a wait) and it passed; nothing was changed. */
+export type StepOutcome = 'changed' | 'checked' | 'unchanged' | 'failed' | 'skipped' | 'planned' | 'not-run' | 'interrupted'
 
 export interface StepReport {
   id: string
@@ -27,8 +28,12 @@ export interface RunReport {
   runbook: string
   release: string
   result: 'succeeded' | 'failed' | 'interrupted' | 'dry-run'
+  /** Mutating steps that changed something. */
   changed: number
+  /** Read-only steps that ran their probe this time (never counted as changes). */
+  checked: number
   unchanged: number
+  skipped: number
   steps: StepReport[]
   warnings: string[]
   error?: { message: string; next?: string; step?: string; exitCode: number }
@@ -88,7 +93,9 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
     release: ctx.env.release,
     result: 'succeeded',
     changed: 0,
+    checked: 0,
     unchanged: 0,
+    skipped: 0,
     steps: [],
     warnings: [],
     stateFile: ctx.state.location,
@@ -101,7 +108,10 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
   // Validate, ask, execute: refuse before touching anything when confirmation is impossible.
   const danger = strongestDanger(steps)
   if (danger !== 'read') {
-    const what = `${steps.length} step(s) of ${runbook.name} on ${ctx.envName} may change ${ctx.env.production ? 'PRODUCTION ' : ''}infrastructure`
+    // Only the steps that can write are counted as "may change"; the read-only ones just look.
+    const writing = steps.filter((s) => s.impl!.danger !== 'read').length
+    const readOnly = steps.length - writing
+    const what = `${writing} step(s) of ${runbook.name} on ${ctx.envName} may change ${ctx.env.production ? 'PRODUCTION ' : ''}infrastructure${readOnly ? ` (${readOnly} more only read)` : ''}`
     if (!ctx.yes && !ctx.prompt.interactive)
       throw new UserError(
         `${what}, and this run cannot ask for confirmation (no terminal, or CI=true); nothing was changed`,
@@ -150,9 +160,15 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
                       const r = await executeStep(baseCtx, runbook.name, s, (m) => (task.output = redact(m)))
                       report.steps.push(r)
                       if (r.outcome === 'changed') report.changed++
+                      if (r.outcome === 'checked') report.checked++
                       if (r.outcome === 'unchanged') report.unchanged++
+                      if (r.outcome === 'skipped') report.skipped++
                       const suffix =
-                        r.outcome === 'unchanged' ? 'already done' : r.outcome === 'skipped' ? `skipped: ${r.detail}` : `done${r.detail ? `: ${r.detail}` : ''}`
+                        r.outcome === 'unchanged'
+                          ? 'already done'
+                          : r.outcome === 'skipped'
+                            ? `skipped: ${r.detail}`
+                            : `${r.outcome === 'checked' ? 'passed' : 'done'}${r.detail ? `: ${r.detail}` : ''}`
                       task.title = redact(`${s.id}: ${s.impl!.title} — ${suffix}`)
                     } catch (err) {
                       failedStep = s
@@ -306,10 +322,12 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
     if (out) ctx.state.setOutputs(s.id, out)
     if (impl.verify) await withDeadline(impl.verify(stepCtx, s.params, out), signal, `${s.id} verify`)
     const detail = probe.status === 'drift' ? `repaired drift: ${probe.detail}` : undefined
-    await finish('done', true, detail)
+    // A read-only step that ran (smoke tests, a wait, verify) proved something; it changed nothing.
+    const changed = impl.danger !== 'read'
+    await finish('done', changed, detail)
     if (impl.danger !== 'read')
       await ctx.audit.append({ runId: ctx.runId, environment: ctx.envName, action: 'step.run', step: s.id, result: 'ok', durationMs: Date.now() - t0, detail })
-    return { id: s.id, phase: s.phase.number, title: impl.title, outcome: 'changed', detail, durationMs: Date.now() - t0 }
+    return { id: s.id, phase: s.phase.number, title: impl.title, outcome: changed ? 'changed' : 'checked', detail, durationMs: Date.now() - t0 }
   } catch (err) {
     fault?.disarm()
     const interrupted = ctx.signal.aborted

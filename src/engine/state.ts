@@ -51,6 +51,8 @@ const checklistAnswerSchema = z.object({
   at: z.string(),
   detail: z.string().optional(),
   automatic: z.boolean(),
+  /** How a manual answer was given: a terminal, or a reviewed answers file (with its sha256). */
+  via: z.string().optional(),
 })
 export type ChecklistAnswer = z.infer<typeof checklistAnswerSchema>
 
@@ -136,28 +138,29 @@ export function writeFileAtomic(path: string, text: string, mode = 0o600): void 
   }
 }
 
-export function parseState(text: string, location: string): EnvState {
+export function parseState(text: string, location: string, environment = '<env>'): EnvState {
+  const reset = `autolytiq state reset --env ${environment}`
   let data: unknown
   try {
     data = JSON.parse(text)
   } catch {
     throw new UserError(
       `state file ${location} is not valid JSON; it was left untouched and nothing was run`,
-      'inspect or restore the file, or start over with `autolytiq state reset --env <env>` (keeps a .bak copy)',
+      `inspect or restore the file, or start over with \`${reset}\` (keeps a .bak copy)`,
     )
   }
   const version = (data as { schemaVersion?: unknown })?.schemaVersion
   if (version !== STATE_SCHEMA_VERSION)
     throw new UserError(
       `state file ${location} has schema version ${JSON.stringify(version)}; this autolytiq reads version ${STATE_SCHEMA_VERSION}. The file was left untouched`,
-      'use the autolytiq version that wrote it, or `autolytiq state reset` to start over',
+      `use the autolytiq version that wrote it, or \`${reset}\` to start over`,
     )
   const parsed = envStateSchema.safeParse(data)
   if (!parsed.success) {
     const i = parsed.error.issues[0]!
     throw new UserError(
       `state file ${location} is malformed at ${i.path.join('.')}: ${i.message}; it was left untouched`,
-      'restore it from a backup or `autolytiq state reset`',
+      `restore it from a backup or \`${reset}\``,
     )
   }
   return parsed.data
@@ -172,7 +175,7 @@ export class StateStore {
 
   static async open(backend: StateBackend, environment: string): Promise<StateStore> {
     const text = await backend.read()
-    const state = text === undefined ? emptyState(environment) : parseState(text, backend.location)
+    const state = text === undefined ? emptyState(environment) : parseState(text, backend.location, environment)
     if (state.environment !== environment)
       throw new UserError(`state file ${backend.location} belongs to environment "${state.environment}", not "${environment}"`)
     return new StateStore(backend, state)

@@ -9,7 +9,12 @@ export interface EnvironmentStatus {
   release?: string
   stateFile: string
   lock?: LockHolder & { stale?: string }
-  lastRun?: RunRecord
+  lastRun?: RunRecord & {
+    /** The step the last run stopped at, when it failed or was interrupted. */
+    stoppedAt?: string
+    /** Steps the last run changed: 0 means a failed run left the environment as it found it. */
+    changed: number
+  }
   runbook: string
   steps: {
     id: string
@@ -49,12 +54,19 @@ export async function environmentStatus(envFlag: string | undefined, runbookName
     }
   })
   const firstNotDone = steps.find((s) => s.status !== 'done' && s.status !== 'skipped')
+  const last = store.state.runs.at(-1)
+  const ofLast = last ? Object.entries(states).filter(([, st]) => st.runId === last.id) : []
   return {
     environment: info.envName,
     release: store.state.release,
     stateFile: store.location,
     lock: holder ? { ...holder, stale: staleReason(holder) } : undefined,
-    lastRun: store.state.runs.at(-1),
+    lastRun: last && {
+      ...last,
+      stoppedAt:
+        last.result === 'failed' || last.result === 'interrupted' ? ofLast.find(([, st]) => st.status === 'failed' || st.status === 'running')?.[0] : undefined,
+      changed: ofLast.filter(([, st]) => st.changed).length,
+    },
     runbook: runbookName,
     steps,
     next: firstNotDone?.id,

@@ -46,3 +46,11 @@ export function withSignal(signal: AbortSignal): ConfigurationOptions {
     middlewareMergeStrategy: 'append',
   }
 }
+
+/**
+ * The one field manager of every write autolytiq makes (server-side apply, rollbacks, scaling,
+ * refreshes): `kubectl get -o yaml --show-managed-fields` shows what autolytiq owns, and a deploy
+ * after a rollback sees its own fields, not a stranger's (the client library's default manager
+ * is its HTTP user agent, "node-fetch").
+ */
+export const FIELD_MANAGER = 'autolytiq'

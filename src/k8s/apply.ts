@@ -1,12 +1,11 @@
 import type { KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { KubeClients } from '../clients/kube.js'
 import { AutolytiqError, ExternalError, UserError } from '../engine/errors.js'
-import { apiMessage, apiStatus } from './api.js'
-import { deepEqual, diffObjects, ownedFields } from './diff.js'
+import { FIELD_MANAGER, apiMessage, apiStatus } from './api.js'
+import { diffObjects, fieldsTakenFromOthers } from './diff.js'
 import { applyRank, objectRef, sortForApply, type KubeObject } from './objects.js'
 
-/** Server-side apply field manager: `kubectl get -o yaml --show-managed-fields` shows what autolytiq owns. */
-export const FIELD_MANAGER = 'autolytiq'
+export { FIELD_MANAGER }
 
 export interface ObjectChange {
   ref: string
@@ -89,9 +88,11 @@ export async function planApply(kube: KubeClients, objects: KubeObject[]): Promi
     const diff = diffObjects(live, dry, { hideValuesUnder: object.kind === 'Secret' ? ['data', 'stringData'] : [] })
     if (diff.length) return { ref, object, action: 'update', diff }
     // Same content, but the apply would take over fields another manager owns (kubectl edit...):
-    // apply it, so a later removal from the manifests removes the field too.
-    if (!deepEqual(ownedFields(live, FIELD_MANAGER), ownedFields(dry, FIELD_MANAGER)))
-      return { ref, object, action: 'update', diff: ['(no value changes; autolytiq takes ownership of the fields it declares)'] }
+    // apply it, so a later removal from the manifests removes the field too. Fields autolytiq's
+    // own writes hold (a rollback patches with the same field manager) are not a change.
+    const taken = fieldsTakenFromOthers(live, dry, FIELD_MANAGER)
+    if (taken.length)
+      return { ref, object, action: 'update', diff: [`(no value changes; autolytiq takes ownership of ${taken.length} field(s) it declares from another field manager)`] }
     return { ref, object, action: 'unchanged', diff: [] }
   })
 }
@@ -117,7 +118,7 @@ export async function applyObjects(kube: KubeClients, objects: KubeObject[], opt
           if (kindNotServed(err))
             throw new UserError(
               `cannot apply ${c.ref}: the cluster does not serve ${c.object.apiVersion} ${c.object.kind} (its CRD is not installed)`,
-              c.object.apiVersion.startsWith('external-secrets.io') ? 'install the External Secrets operator first: `autolytiq deploy --only helm.external-secrets`' : 'install the CRD first',
+              c.object.apiVersion.startsWith('external-secrets.io') ? `install the External Secrets operator first: \`autolytiq deploy --env ${kube.settings.envName ?? '<env>'} --only helm.external-secrets\`` : 'install the CRD first',
             )
           throw new ExternalError(`server-side apply of ${c.ref} failed: ${apiMessage(err)}`, undefined, undefined, apiStatus(err) === 429 || (apiStatus(err) ?? 0) >= 500)
         }

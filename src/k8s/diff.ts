@@ -82,3 +82,29 @@ export function ownedFields(obj: unknown, manager: string): unknown {
   )
   return entries.map((m) => m.fieldsV1)
 }
+
+type ManagedEntry = { manager?: string; operation?: string; fieldsV1?: unknown }
+
+function managedFields(obj: unknown): ManagedEntry[] {
+  return (obj as { metadata?: { managedFields?: ManagedEntry[] } })?.metadata?.managedFields ?? []
+}
+
+/** The leaf paths of a managedFields fieldsV1 tree ("f:spec/f:replicas", "f:metadata/f:labels/f:app"...). */
+export function fieldPaths(fieldsV1: unknown, prefix = ''): string[] {
+  if (!isObject(fieldsV1)) return []
+  const keys = Object.keys(fieldsV1).filter((k) => k !== '.')
+  if (keys.length === 0) return [prefix]
+  return keys.flatMap((k) => fieldPaths(fieldsV1[k], prefix ? `${prefix}/${k}` : k))
+}
+
+/**
+ * Fields an apply by `manager` would newly own that no write of `manager` owns today (kubectl
+ * edit, another controller): the ownership changes worth reporting. Fields autolytiq already
+ * holds through its own updates (a rollback's patch) are not: that is ownership alone.
+ */
+export function fieldsTakenFromOthers(live: unknown, dry: unknown, manager: string): string[] {
+  const appliedLive = new Set(managedFields(live).filter((m) => m.manager === manager && m.operation === 'Apply').flatMap((m) => fieldPaths(m.fieldsV1)))
+  const ownLive = new Set(managedFields(live).filter((m) => m.manager === manager).flatMap((m) => fieldPaths(m.fieldsV1)))
+  const appliedDry = managedFields(dry).filter((m) => m.manager === manager && m.operation === 'Apply').flatMap((m) => fieldPaths(m.fieldsV1))
+  return appliedDry.filter((p) => !appliedLive.has(p) && !ownLive.has(p))
+}

@@ -150,7 +150,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
           `rollout of ${deployment} in ${namespace} ${why}:\n${what}`,
           deployment,
           withText,
-          `fix the image or configuration of ${deployment} (or roll it back: \`autolytiq rollback --service ${deployment}\`), then re-run`,
+          `fix the image or configuration of ${deployment} (or roll it back: \`autolytiq rollback --env ${kube.settings.envName ?? '<env>'} --service ${deployment}\`), then re-run`,
         ),
       )
     })
@@ -163,7 +163,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
       const d = deployments.get(name, namespace)
       if (!d) {
         finish(() =>
-          settle!.reject(new StepFailedError(`deployment ${name} does not exist in namespace ${namespace}`, 'apply the manifests first: `autolytiq deploy --only k8s.deploy`')),
+          settle!.reject(new StepFailedError(`deployment ${name} does not exist in namespace ${namespace}`, `apply the manifests first: \`autolytiq deploy --env ${kube.settings.envName ?? '<env>'} --only k8s.deploy\``)),
         )
         return
       }

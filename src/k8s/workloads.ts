@@ -3,7 +3,7 @@ import type { KubeClients } from '../clients/kube.js'
 import type { Service } from '../config/catalog.js'
 import { ExternalError } from '../engine/errors.js'
 import type { Context } from '../engine/types.js'
-import { apiMessage, isNotFound } from './api.js'
+import { FIELD_MANAGER, apiMessage, isNotFound } from './api.js'
 
 /** Rollback point kind recorded by k8s.deploy before it changes workloads. */
 export const WORKLOADS_POINT = 'k8s.workloads'
@@ -88,7 +88,7 @@ export async function setServiceImages(ctx: Pick<Context, 'clients' | 'catalog' 
           result.unchanged.push(name)
           continue
         }
-        await apps.patchNamespacedDeployment({ name, namespace, body: { spec: { template: { spec: { containers } } } }, fieldManager: 'autolytiq-set-image' }, strategic)
+        await apps.patchNamespacedDeployment({ name, namespace, body: { spec: { template: { spec: { containers } } } }, fieldManager: FIELD_MANAGER }, strategic)
       } else {
         const c: V1CronJob = await batch.readNamespacedCronJob({ name, namespace })
         requireContainer(c.spec?.jobTemplate.spec?.template.spec?.containers, name, `CronJob ${namespace}/${name}`)
@@ -97,7 +97,7 @@ export async function setServiceImages(ctx: Pick<Context, 'clients' | 'catalog' 
           continue
         }
         await batch.patchNamespacedCronJob(
-          { name, namespace, body: { spec: { jobTemplate: { spec: { template: { spec: { containers } } } } } }, fieldManager: 'autolytiq-set-image' },
+          { name, namespace, body: { spec: { jobTemplate: { spec: { template: { spec: { containers } } } } } }, fieldManager: FIELD_MANAGER },
           strategic,
         )
       }

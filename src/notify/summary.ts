@@ -43,9 +43,9 @@ export function summaryFromRunReport(command: string, r: RunReport, report?: str
   if (r.result === 'dry-run') return undefined
   const outcome =
     r.result === 'succeeded'
-      ? r.changed === 0
-        ? `nothing to do: all ${r.unchanged} step(s) already done`
-        : `${r.changed} step(s) changed, ${r.unchanged} already done`
+      ? r.changed === 0 && r.checked === 0
+        ? `nothing to do: all ${r.unchanged + r.skipped} step(s) already done${r.skipped ? ` (${r.skipped} skipped)` : ''}`
+        : `${r.changed} step(s) changed, ${r.checked ? `${r.checked} read-only checked, ` : ''}${r.unchanged} already done${r.skipped ? `, ${r.skipped} skipped` : ''}`
       : undefined
   return {
     command,

@@ -3,6 +3,7 @@ import { duration, table } from './table.js'
 
 const OUTCOME: Record<string, string> = {
   changed: 'changed',
+  checked: 'passed (read-only)',
   unchanged: 'ok (no change)',
   failed: 'FAILED',
   skipped: 'skipped',
@@ -30,10 +31,15 @@ export function renderRunReport(r: RunReport): string {
   )
   lines.push('')
   if (r.result === 'succeeded') {
+    // Every step of the run is counted once: changed + checked + already done + skipped = all.
+    const total = r.changed + r.checked + r.unchanged + r.skipped
+    const skipped = r.skipped ? `, ${r.skipped} skipped` : ''
     lines.push(
-      r.changed === 0
-        ? `Nothing to do: all ${r.unchanged} step(s) of ${r.runbook} were already done on ${r.environment}; nothing was changed.`
-        : `${r.runbook} on ${r.environment} succeeded: ${r.changed} step(s) changed, ${r.unchanged} already done (${duration(r.durationMs)}).`,
+      r.changed === 0 && r.checked === 0
+        ? `Nothing to do: all ${total} step(s) of ${r.runbook} were already done on ${r.environment}${r.skipped ? ` (${r.skipped} skipped)` : ''}; nothing was changed.`
+        : r.changed === 0
+          ? `${r.runbook} on ${r.environment} succeeded; nothing was changed: ${r.checked} read-only step(s) checked, ${r.unchanged} already done${skipped} (${total} steps, ${duration(r.durationMs)}).`
+          : `${r.runbook} on ${r.environment} succeeded: ${r.changed} step(s) changed, ${r.checked ? `${r.checked} read-only checked, ` : ''}${r.unchanged} already done${skipped} (${total} steps, ${duration(r.durationMs)}).`,
     )
   } else if (r.result === 'interrupted') {
     lines.push(

@@ -26,7 +26,7 @@ export async function rollbackDatabase(req: DatabaseRollbackRequest): Promise<{ 
   if (!req.snapshot && !req.latest)
     throw new UserError(
       'say which snapshot to restore: --snapshot ID or --latest',
-      'list them with `autolytiq rollback database --env <env> --latest --dry-run`',
+      `list them with \`autolytiq rollback database --env ${req.env ?? process.env.AUTOLYTIQ_ENV ?? '<env>'} --latest --dry-run\``,
     )
   const { ctx, lock } = await buildContext({ env: req.env, dryRun: req.dryRun, yes: req.yes })
   const registry = stepRegistry()

@@ -134,10 +134,10 @@ export async function rollbackInfra(req: InfraRollbackRequest): Promise<InfraRol
   if (!req.yes && !ctx.prompt.interactive)
     throw new UserError(
       `rollback infra replaces the Terraform state of ${ctx.envName}, and this run cannot ask for confirmation (no terminal, or CI=true); nothing was changed`,
-      'review with --dry-run, then re-run with --yes (and --apply to apply the plan)',
+      `review with \`autolytiq rollback infra --env ${ctx.envName} --state-version ${chosen.versionId} --dry-run\`, then re-run it with --yes --apply instead of --dry-run`,
     )
 
-  await lock.acquire(`autolytiq rollback infra --state-version ${chosen.versionId}`, ctx.runId)
+  await lock.acquire(`autolytiq rollback infra --env ${ctx.envName} --state-version ${chosen.versionId}`, ctx.runId)
   const interrupt = installInterruptHandler()
   const run: Context = { ...ctx, signal: interrupt.controller.signal }
   try {

@@ -84,7 +84,7 @@ export async function planUndo(ctx: Context, namespace: string, name: string, to
     if (!target)
       throw new UserError(
         `${name} has no earlier revision to roll back to (history: ${history(rss) || 'none'}); nothing was changed`,
-        'deploy a known-good image instead: `autolytiq rollback --image-tag <tag> --service ' + name + '`',
+        `deploy a known-good image instead: \`autolytiq rollback --env ${ctx.envName} --image-tag <tag> --service ${name}\``,
       )
   }
   const targetRevision = revisionOf(target.metadata)

@@ -1,7 +1,7 @@
 import type * as k8s from '@kubernetes/client-node'
 import { ExternalError, UserError } from '../engine/errors.js'
 import type { Context } from '../engine/types.js'
-import { apiMessage, apiStatus } from '../k8s/api.js'
+import { FIELD_MANAGER, apiMessage, apiStatus } from '../k8s/api.js'
 
 /** Annotations kubectl never copies between a Deployment and its ReplicaSets (kubectl's `annotationsToSkip`). */
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision'
@@ -167,10 +167,10 @@ export async function applyChange(ctx: Context, change: WorkloadChange): Promise
   try {
     if (change.kind === 'CronJob') {
       const batch = await ctx.clients.kube.batch()
-      await batch.patchNamespacedCronJob({ name: change.service, namespace: change.namespace, body: change.patch }, opts)
+      await batch.patchNamespacedCronJob({ name: change.service, namespace: change.namespace, body: change.patch, fieldManager: FIELD_MANAGER }, opts)
     } else {
       const apps = await ctx.clients.kube.apps()
-      await apps.patchNamespacedDeployment({ name: change.service, namespace: change.namespace, body: change.patch }, opts)
+      await apps.patchNamespacedDeployment({ name: change.service, namespace: change.namespace, body: change.patch, fieldManager: FIELD_MANAGER }, opts)
     }
   } catch (err) {
     const message = apiMessage(err)

@@ -11,7 +11,6 @@
  * Its own sandbox (AUTOLYTIQ_HOME), like the end-to-end test.
  */
 import { readFileSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm'
 import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53'
@@ -34,8 +33,9 @@ interface StateFile {
 
 const NAMESPACE = 'autolytiq-sandbox'
 const home = tempHome('autolytiq-kill-')
-const cache = process.env.AUTOLYTIQ_CACHE ?? join(homedir(), '.cache', 'autolytiq')
-const env = { AUTOLYTIQ_HOME: home.home, PATH: `${join(cache, 'bin')}:${process.env.PATH}`, AUTOLYTIQ_SKIP_BUILD: '1' }
+// Nothing a newcomer would not have: the CLI finds the helm scripts/install-deps.sh cached itself,
+// and autolytiq.yaml says the sandbox's images come from CI (no AUTOLYTIQ_SKIP_BUILD, whatever the caller exports).
+const env = { AUTOLYTIQ_HOME: home.home, AUTOLYTIQ_SKIP_BUILD: undefined }
 const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(args, { ...env, ...extra }, { timeoutMs: 900_000 })
 const explain = (r: CliResult): string =>
   `exit ${r.code} signal ${r.signal}\n--- stdout ---\n${r.stdout.slice(-4000)}\n--- stderr ---\n${r.stderr.slice(-6000)}`

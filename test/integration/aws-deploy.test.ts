@@ -163,7 +163,7 @@ describe.skipIf(!kube || !helm)('deploy --env sandbox --phase 1..4', () => {
         'acm.certificate': 'changed',
         'terraform.tfvars': 'changed',
         'terraform.init': 'changed',
-        'terraform.plan': 'changed',
+        'terraform.plan': 'checked',
         'terraform.apply': 'changed',
         'terraform.outputs': 'unchanged',
         'infra.status': 'unchanged',

@@ -143,8 +143,16 @@ describe.skipIf(!aws)('phase 1 against moto', () => {
   })
 
   describe('dns.hosted-zone', () => {
-    it('refuses to create the zone without confirmation, creates it with --yes and prints the name servers', async () => {
+    it('the sandbox creates its zone without telling anyone to visit a registrar', async () => {
       p = await awsProject({ endpoint })
+      const created = await runCli(['deploy', '--env', 'sandbox', '--only', 'dns.hosted-zone', '--yes'], p.cliEnv)
+      expect(created.code, created.stderr).toBe(0)
+      expect(created.stdout + created.stderr).not.toContain('registrar')
+    })
+
+    it('refuses to create the zone without confirmation, creates it with --yes and prints the name servers', async () => {
+      // A real environment (its AWS endpoint given directly): the name servers go to the registrar.
+      p = await awsProject({ endpoint, environment: { sandbox: false, awsEndpoint: endpoint } })
       const r53 = new Route53Client(p.sdk)
       const refused = await runCli(['deploy', '--env', 'sandbox', '--only', 'dns.hosted-zone'], p.cliEnv)
       expect(refused.code).toBe(2)

@@ -120,17 +120,27 @@ describe.skipIf(!aws)('phase 4 against moto', () => {
     expect(report.error.message).toBe('release v1.0.0 is missing in ECR for settings-service, data-retention-service')
 
     // No Docker engine here: images.publish refuses to pretend, and says how to let CI build.
-    const noDocker = await runCli(['deploy', '--env', 'sandbox', '--only', 'images.publish', '--yes', '--json'], {
-      ...p.cliEnv,
-      AUTOLYTIQ_SOURCE_DIR: p.root,
-    })
+    // Hermetic: whatever AUTOLYTIQ_SKIP_BUILD the caller's shell exports is removed (undefined)
+    // or set here, so the environment's `images.source` decides (default: build).
+    const publish = (env: Record<string, string | undefined>) =>
+      runCli(['deploy', '--env', 'sandbox', '--only', 'images.publish', '--yes', '--json'], { ...p.cliEnv, AUTOLYTIQ_SKIP_BUILD: undefined, ...env })
+    const noDocker = await publish({ AUTOLYTIQ_SOURCE_DIR: p.root })
     expect(noDocker.code).toBe(2)
     expect(JSON.parse(noDocker.stdout).error.message).toMatch(/no Dockerfile for settings-service|docker cannot build here/)
-    expect(JSON.parse(noDocker.stdout).error.next).toContain('AUTOLYTIQ_SKIP_BUILD=1')
+    expect(JSON.parse(noDocker.stdout).error.next).toContain('`images: { source: ci }` for sandbox in autolytiq.yaml')
 
-    const skipped = await runCli(['deploy', '--env', 'sandbox', '--only', 'images.publish', '--yes', '--json'], { ...p.cliEnv, AUTOLYTIQ_SKIP_BUILD: '1' })
+    const skipped = await publish({ AUTOLYTIQ_SKIP_BUILD: '1' })
     expect(skipped.code, skipped.stdout).toBe(0)
     expect(JSON.parse(skipped.stdout).steps[0]).toMatchObject({ outcome: 'skipped', detail: 'build skipped (CI publishes); 2 service(s) still lack v1.0.0' })
+
+    // The environment's configuration says CI publishes: no variable needed; =0 overrides it.
+    const config = join(p.root, 'autolytiq.yaml')
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^( +)release: (.*)$/m, '$1release: $2\n$1images: { source: ci }'))
+    const fromConfig = await publish({})
+    expect(fromConfig.code, fromConfig.stdout).toBe(0)
+    expect(JSON.parse(fromConfig.stdout).steps[0]).toMatchObject({ outcome: 'skipped', detail: 'build skipped (CI publishes); 2 service(s) still lack v1.0.0' })
+    const forced = await publish({ AUTOLYTIQ_SKIP_BUILD: '0', AUTOLYTIQ_SOURCE_DIR: p.root })
+    expect(forced.code, forced.stdout).toBe(2)
 
     await pushReleaseImages(ecr, 'v1.0.0', repos.slice(10))
     const done = await runInProcess(p, ['images.publish', 'images.verify'])

@@ -4,9 +4,11 @@
  * and a deploy holding the environment's lock is respected.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
+import { stringify } from 'yaml'
 import { createTestPki, type TestPki } from '../harness/tls-certs.js'
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
@@ -98,6 +100,67 @@ describe.skipIf(!kube || !aws)('autolytiq checklist', () => {
     }
     expect(state.checklist['nodes-healthy']).toMatchObject({ by: 'autolytiq', automatic: true, status: 'pass' })
     for (const id of MANUAL_ONLY) expect(state.checklist[id]).toBeUndefined()
+  })
+
+  it('--answers signs manual items from a reviewed file without a terminal; strict: an unknown item exits 2, nothing recorded', async () => {
+    const file = join(project.root, 'go-live-answers.yaml')
+    const statePath = join(project.home, 'state', 'test.json')
+    const answers = (extra: Record<string, unknown> = {}) =>
+      writeFileSync(
+        file,
+        stringify({
+          environment: 'test',
+          signedBy: 'Dana Reviewer <dana@example.test>',
+          answers: { rbac: { answer: 'yes', note: 'roles reviewed in PR 42' }, stakeholders: { answer: 'n/a' }, backups: { answer: 'yes' }, ...extra },
+        }),
+      )
+    answers({ 'no-such-item': { answer: 'yes' } })
+    const before = readFileSync(statePath, 'utf8')
+    const unknown = await runCli(['checklist', '--env', 'test', '--answers', file], project.env, { cwd: project.root })
+    expect(unknown.code, unknown.stderr).toBe(2)
+    expect(unknown.stderr).toContain(`Error: answers file ${file}: unknown checklist item "no-such-item"; nothing was recorded`)
+    expect(unknown.stderr).toContain('Next: manual items: rbac, backups, grafana-dashboards')
+    answers({ 'nodes-healthy': { answer: 'yes' } })
+    const automatic = await runCli(['checklist', '--env', 'test', '--answers', file], project.env, { cwd: project.root })
+    expect(automatic.code).toBe(2)
+    expect(automatic.stderr).toContain('item "nodes-healthy" is checked automatically, not signed')
+    expect(readFileSync(statePath, 'utf8')).toBe(before)
+
+    answers()
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex')
+    const r = await runCli(['checklist', '--env', 'test', '--answers', file, '--json'], project.env, { cwd: project.root })
+    expect(r.code).toBe(1) // other items are still open or failed
+    const out = JSON.parse(r.stdout) as { unasked: string[]; items: { id: string; status: string; detail: string }[] }
+    expect(out.unasked).toEqual(MANUAL_ONLY.filter((id) => !['rbac', 'stakeholders'].includes(id)))
+    // signed before the probes pass (CD signs, then deploys): recorded, and the item stays failed
+    expect(out.items.find((i) => i.id === 'backups')!.status).toBe('failed')
+    expect(out.items.find((i) => i.id === 'rbac')).toMatchObject({
+      status: 'done',
+      detail: expect.stringMatching(/^manual: yes by Dana Reviewer <dana@example\.test> at .* \(roles reviewed in PR 42\)$/),
+    })
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { checklist: Record<string, Record<string, unknown>> }
+    expect(state.checklist['backups']).toMatchObject({ status: 'yes', by: 'Dana Reviewer <dana@example.test>', automatic: false })
+    expect(state.checklist['rbac']).toMatchObject({
+      status: 'yes',
+      by: 'Dana Reviewer <dana@example.test>',
+      detail: 'roles reviewed in PR 42',
+      via: `answers file sha256:${sha256}`,
+    })
+    const audit = readFileSync(join(project.home, 'state', 'test.audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; params?: Record<string, unknown> })
+    expect(audit.filter((a) => a.action === 'checklist.answers-file').map((a) => a.params)).toEqual([
+      { file, sha256, signedBy: 'Dana Reviewer <dana@example.test>', items: ['rbac', 'stakeholders', 'backups'] },
+    ])
+
+    // `log` shows the item, the answer and a detail on every checklist row.
+    const log = await runCli(['log', '--env', 'test'], project.env, { cwd: project.root })
+    const row = log.stdout.split('\n').find((l) => l.includes('checklist.answer ') && l.includes('rbac'))
+    expect(row).toMatch(/checklist\.answer\s+rbac\s+yes\s+ok\s+roles reviewed in PR 42/)
+    expect(log.stdout.split('\n').find((l) => l.includes('checklist.answers-file'))).toContain(
+      `signed by Dana Reviewer <dana@example.test>, sha256 ${sha256.slice(0, 12)}`,
+    )
   })
 
   it('refuses while another run holds the environment (exit 3)', async () => {

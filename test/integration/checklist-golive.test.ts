@@ -14,9 +14,9 @@ import { createTestPki, type TestPki } from '../harness/tls-certs.js'
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { REPO } from '../helpers/cli.js'
-import { checklistChecks, evaluateChecklist, loadChecklist } from '../../src/engine/checklist.js'
+import { checklistChecks, evaluateChecklist, loadAnswersFile, loadChecklist } from '../../src/engine/checklist.js'
 import { renderChecklistMarkdown } from '../../src/render/checklist.js'
-import { StepFailedError } from '../../src/engine/errors.js'
+import { StepFailedError, UserError } from '../../src/engine/errors.js'
 import { releaseTag } from '../../src/steps/release/tag.js'
 import { startGateway, type TestGateway } from '../fixtures/gateway.js'
 import { ScriptedPrompter, testContext, type TestContext } from '../fixtures/verify-context.js'
@@ -138,6 +138,13 @@ describe('runbooks/checklist.yaml', () => {
     expect(got).toEqual(PLAN)
   })
 
+  it('the example answers file names every manual item and nothing else', () => {
+    const file = loadChecklist(REPO)
+    const signed = loadAnswersFile(join(REPO, 'runbooks', 'go-live-answers.example.yaml'), file, 'staging')
+    const manual = file.sections.flatMap((s) => s.items.filter((i) => i.manual).map((i) => i.id))
+    expect(Object.keys(signed.answers)).toEqual(manual)
+  })
+
   it('names only checks that exist', async () => {
     const t = await testContext()
     contexts.push(t)
@@ -182,7 +189,8 @@ describe('evaluating the checklist', () => {
     expect(answer).toMatchObject({ status: 'yes', by: me, automatic: false })
     expect(Date.now() - Date.parse(answer.at)).toBeLessThan(60_000)
     expect(r).toMatchObject({ complete: false, counts: { done: 4, failed: 1, open: 0 } })
-    expect(r.items.find((i) => i.id === 'support-briefed')).toMatchObject({ status: 'failed', detail: `manual: no by ${me} at ${answer.at}` })
+    const noAt = first.ctx.state.state.checklist['support-briefed']!.at
+    expect(r.items.find((i) => i.id === 'support-briefed')).toMatchObject({ status: 'failed', detail: `manual: no by ${me} at ${noAt}` })
     const audit = await first.ctx.audit.read()
     expect(audit.filter((a) => a.action === 'checklist.answer').map((a) => a.params)).toEqual([
       { item: 'migrations', answer: 'yes' },
@@ -202,6 +210,38 @@ describe('evaluating the checklist', () => {
     expect(md).toContain('## Security\n\n- [x] TLS certificate valid and not expiring soon\n  - automatic — tls.api: pass — valid until ')
     expect(md).toContain(`- [x] Stakeholders notified of go-live\n  - manual: yes by ${me} at ${answer.at}`)
     expect(md).toMatch(/- \[x\] Database migrations completed\n {2}- step:k8s\.migrate: pass — k8s\.migrate done; manual: yes by /)
+  })
+
+  it('each answer carries its own time and signer; "no" is what Enter picks', async () => {
+    const choices: string[][] = []
+    /** A person who takes a moment per question, as people do. */
+    class Deliberate extends ScriptedPrompter {
+      override async choose<T extends string>(message: string, options: T[]): Promise<T> {
+        choices.push(options)
+        await new Promise((r) => setTimeout(r, 30))
+        return super.choose(message, options)
+      }
+    }
+    const t = await ctx({ prompt: new Deliberate(() => 'yes') })
+    t.ctx.state.step('go-live', 'k8s.migrate').status = 'done'
+    const started = Date.now()
+    await evaluateChecklist(t.ctx, { ask: true })
+    expect(choices.every((c) => c[0] === 'no')).toBe(true)
+    const at = ['migrations', 'stakeholders', 'support-briefed'].map((id) => Date.parse(t.ctx.state.state.checklist[id]!.at))
+    expect(at[0]).toBeGreaterThanOrEqual(started + 30)
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(25)
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(25)
+    expect(t.ctx.state.state.checklist['stakeholders']).toMatchObject({ by: me, via: 'terminal' })
+  })
+
+  it('an answers file for another environment signs nothing (exit 2)', async () => {
+    const t = await ctx()
+    const file = join(dir, 'answers-other-env.yaml')
+    writeFileSync(file, stringify({ environment: 'prod', signedBy: 'Dana', answers: { stakeholders: { answer: 'yes' } } }))
+    const err = await evaluateChecklist(t.ctx, { ask: true, answersFile: file }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).message).toBe(`answers file ${file} is for environment "prod", not "test"; nothing was recorded`)
+    expect(t.ctx.state.state.checklist['stakeholders']).toBeUndefined()
   })
 
   it('does not ask a person to vouch for an item a probe sees broken', async () => {

@@ -105,7 +105,7 @@ describe.skipIf(!kube)('rollouts fail fast on the real control plane', () => {
     const msg = report.error!.message
     expect(msg).toMatch(new RegExp(`pod ${project.namespace}/deal-service-[a-z0-9]+-[a-z0-9]+ container deal-service: CrashLoopBackOff; restarts \\d+`))
     expect(msg).toContain('last termination: exit code 1 (Error): panic: simulated crash')
-    expect(report.error!.next).toMatch(/autolytiq rollback --service deal-service/)
+    expect(report.error!.next).toMatch(/autolytiq rollback --env \S+ --service deal-service/)
     expect(detectionMs).toBeLessThan(10_000)
 
     // k8s.deploy recorded where deal-service was before it changed anything

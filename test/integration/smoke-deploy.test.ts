@@ -54,7 +54,12 @@ describe('deploy: smoke.tests and load.baseline', () => {
     const first = await deploy('--yes', '--json')
     expect(first.stderr).toBe('')
     const report = JSON.parse(first.stdout) as { result: string; changed: number; steps: { id: string; outcome: string }[] }
-    expect(report).toMatchObject({ result: 'succeeded', changed: 2 })
+    // smoke.tests writes (test data, cleaned up); load.baseline only reads: checked, not a change
+    expect(report).toMatchObject({ result: 'succeeded', changed: 1, checked: 1 })
+    expect(report.steps.map((s) => [s.id, s.outcome])).toEqual([
+      ['smoke.tests', 'changed'],
+      ['load.baseline', 'checked'],
+    ])
     expect(api.requests.filter((x) => x.startsWith('POST /api/v1/users/register'))).toHaveLength(1)
     expect([...api.users.values()]).toEqual([])
 

@@ -47,7 +47,8 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     expect(first.code, first.stdout + first.stderr).toBe(0)
     expect(r1.steps.find((s) => s.id === 'terraform.plan')?.detail).toBeUndefined()
     // terraform.outputs is read-only: its check reads the outputs and the runner saves them.
-    expect(r1.steps.map((s) => s.outcome)).toEqual(['changed', 'changed', 'changed', 'changed', 'unchanged'])
+    // terraform.plan only reads the infrastructure: checked, never counted as a change.
+    expect(r1.steps.map((s) => s.outcome)).toEqual(['changed', 'changed', 'checked', 'changed', 'unchanged'])
     const state1 = readState(p)
     expect(state1.outputs['terraform.plan']).toMatchObject({ add: 7, change: 0, destroy: 0, changes: true })
     for (const o of REQUIRED_OUTPUTS) expect(state1.outputs['terraform.outputs']?.[o], o).toEqual(expect.any(String))
@@ -78,7 +79,7 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     expect(r3.steps.map((s) => [s.id, s.outcome])).toEqual([
       ['terraform.tfvars', 'changed'],
       ['terraform.init', 'unchanged'],
-      ['terraform.plan', 'changed'],
+      ['terraform.plan', 'checked'],
       ['terraform.apply', 'changed'],
       ['terraform.outputs', 'unchanged'],
     ])
@@ -138,7 +139,7 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     expect(second.code, second.stdout + second.stderr).toBe(0)
     expect(r.steps.map((s) => [s.id, s.outcome])).toEqual([
       ['terraform.init', 'changed'],
-      ['terraform.plan', 'changed'],
+      ['terraform.plan', 'checked'],
     ])
     expect(r.steps[0]!.detail).toBe(`repaired drift: backend changed: s3 endpoint is ${endpoint}, want ${moved}`)
     const saved = JSON.parse(readFileSync(join(p.home, 'work', 'sandbox', 'terraform', 'terraform.tfstate'), 'utf8'))

@@ -285,7 +285,12 @@ const CASES: Case[] = [
   { name: 'empty phase range', args: ['deploy', '--env', 'local', '--phase', '9..12', '--dry-run'], code: 2, message: /unknown phase "9\.\.12"/ },
   { name: 'unknown flag', args: ['status', '--env', 'local', '--verbose-please'], code: 2, message: /Nonexistent flag: --verbose-please/ },
   { name: 'flag of the wrong type', args: ['log', '--env', 'local', '--limit', 'lots'], code: 2, message: /Expected an integer but received: lots/ },
-  { name: 'unknown command', args: ['deplyo', '--env', 'local'], code: 2, message: /command deplyo not found/ },
+  {
+    name: 'unknown command',
+    args: ['deplyo', '--env', 'local'],
+    code: 2,
+    message: /"deplyo" is not an autolytiq command[\s\S]*did you mean `autolytiq deploy --env local`/,
+  },
   {
     name: 'sandbox environment without a running sandbox',
     arrange: (p) => writeYaml(p, 'autolytiq.yaml', { version: 1, environments: { local: { ...localEnvironment(), sandbox: true } } }),

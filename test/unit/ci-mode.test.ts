@@ -115,6 +115,24 @@ describe('CI=true', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, result: 'succeeded', changed: 1 })
   })
 
+  it('the refusal counts only the steps that can write; the summary counts every step once', async () => {
+    const mixed = {
+      ...RUNBOOK,
+      phases: [{ ...RUNBOOK.phases[0]!, steps: [{ uses: 'preflight.tools' }, { uses: 'terraform.tfvars' }, { uses: 'github.setup' }] }],
+    }
+    p.cleanup()
+    p = tempProject({ copyRunbooks: false, runbooks: { 'go-live': mixed } })
+    const refused = await runCli(['deploy', '--env', 'local'], { ...p.env, CI: 'true' })
+    expect(refused.code).toBe(2)
+    // github.setup and terraform.tfvars can write; preflight.tools only reads
+    expect(refused.stderr).toContain('2 step(s) of go-live on local may change infrastructure (1 more only read), and this run cannot ask')
+    const first = await runCli(['deploy', '--env', 'local', '--yes'], { ...p.env, CI: 'true', PATH: `${join(p.root, 'no-gh')}:/usr/local/bin:/usr/bin:/bin` })
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toMatch(/go-live on local succeeded: 1 step\(s\) changed, 1 already done, 1 skipped \(3 steps, /)
+    const again = await runCli(['deploy', '--env', 'local', '--yes'], { ...p.env, CI: 'true', PATH: '/usr/local/bin:/usr/bin:/bin' })
+    expect(again.stdout).toMatch(/Nothing to do: all 3 step\(s\) of go-live were already done on local \(1 skipped\); nothing was changed\./)
+  })
+
   it('--dry-run needs no --yes in CI: it changes nothing', async () => {
     const r = await runCli(['deploy', '--env', 'local', '--dry-run'], { ...p.env, CI: 'true' })
     expect(r.code, r.stderr).toBe(0)

@@ -203,6 +203,12 @@ describe('CD workflow', () => {
     expect(needsOf(prod!)).toContain('deploy-staging')
     expect(prod!.environment).toBe('prod') // required reviewers (plan 4.3) gate this job
     expect(runs(prod!)).toMatch(/\.\/bin\/run\.js deploy --env prod --yes --auto-rollback\b/)
+    // The checklist is signed from a reviewed answers file in this approved job, before the deploy
+    // reaches checklist.go-live; only "still open" (exit 1) lets the job go on.
+    const steps = prod!.steps.map((s) => s.run ?? '')
+    const sign = steps.findIndex((r) => /\.\/bin\/run\.js checklist --env prod --answers (\S+\.yaml) \|\| \[ \$\? -eq 1 \]$/.test(r))
+    expect(sign).toBeGreaterThan(-1)
+    expect(sign).toBeLessThan(steps.findIndex((r) => r.includes('deploy --env prod')))
     const verify = prod!.steps.find((s) => s.run?.includes('verify --env prod'))!
     expect(verify.run).toMatch(/--report (\S+\.md)/)
     expect(verify.if).toBe('success() || failure()')
@@ -212,7 +218,7 @@ describe('CD workflow', () => {
     expect(String(upload.with?.path)).toContain(reportFile)
 
     for (const j of [staging!, prod!]) expect(j.env?.SLACK_WEBHOOK_URL).toBe('${{ secrets.SLACK_WEBHOOK_URL }}')
-    expect(await checkCliCalls(cd)).toHaveLength(3)
+    expect(await checkCliCalls(cd)).toHaveLength(4)
   })
 
   it('the command-line check is not vacuous: a misspelt flag is caught', async () => {

@@ -156,7 +156,8 @@ export const dnsHostedZone: Step<z.infer<typeof params>> = {
     }
     ctx.log(`name servers for ${ctx.env.domain}: ${zone.nameServers.join(', ')}`)
     const d = await delegation(ctx, zone)
-    if (created && !d.parent) ctx.warn(`set these name servers for ${ctx.env.domain} at your registrar: ${zone.nameServers.join(', ')}`)
+    // The sandbox's zone is served by its own DNS on loopback: there is no registrar to tell.
+    if (created && !d.parent && !ctx.env.sandbox) ctx.warn(`set these name servers for ${ctx.env.domain} at your registrar: ${zone.nameServers.join(', ')}`)
     if (!d.ok && d.parent) await upsertDelegation(ctx, d.parent, zone)
     else if (!d.ok)
       throw new StepFailedError(

@@ -29,7 +29,7 @@ export async function servicesMissingTag(ctx: Context, tag: string): Promise<Ser
 
 const publishParams = z
   .object({
-    /** CI builds and pushes the images (plan 4.5); also AUTOLYTIQ_SKIP_BUILD=1. */
+    /** CI builds and pushes the images (plan 4.5); also `images: { source: ci }` in autolytiq.yaml. */
     skipBuild: z.boolean().default(false),
     /** Folder holding one build context per service (<sourceDir>/<service>/Dockerfile); also AUTOLYTIQ_SOURCE_DIR. */
     sourceDir: z.string().optional(),
@@ -38,16 +38,26 @@ const publishParams = z
 
 type PublishParams = z.infer<typeof publishParams>
 
-const skipping = (p: PublishParams): boolean => p.skipBuild || process.env.AUTOLYTIQ_SKIP_BUILD === '1'
+/**
+ * CI publishes the images when the runbook or the environment says so; AUTOLYTIQ_SKIP_BUILD=1
+ * (skip) or =0 (build) overrides both for one run.
+ */
+function skipping(ctx: Context, p: PublishParams): boolean {
+  const override = process.env.AUTOLYTIQ_SKIP_BUILD
+  if (override === '1') return true
+  if (override === '0') return false
+  return p.skipBuild || ctx.env.images.source === 'ci'
+}
 
-const SKIP_HINT = 'set AUTOLYTIQ_SKIP_BUILD=1 (or `with: { skipBuild: true }` in the runbook) to let CI build and push; images.verify then checks the tags'
+const skipHint = (ctx: Context): string =>
+  `set \`images: { source: ci }\` for ${ctx.envName} in autolytiq.yaml (or AUTOLYTIQ_SKIP_BUILD=1 for one run) to let CI build and push; images.verify then checks the tags`
 
 function sourceDirFor(ctx: Context, p: PublishParams): string {
   const dir = p.sourceDir ?? process.env.AUTOLYTIQ_SOURCE_DIR
   if (!dir)
     throw new UserError(
       'images.publish needs the services source checkout to build from',
-      `set AUTOLYTIQ_SOURCE_DIR to the folder holding <service>/Dockerfile, or ${SKIP_HINT}`,
+      `set AUTOLYTIQ_SOURCE_DIR to the folder holding <service>/Dockerfile, or ${skipHint(ctx)}`,
     )
   return resolve(ctx.root, dir)
 }
@@ -83,13 +93,13 @@ export const imagesPublish: Step<PublishParams> = {
   id: 'images.publish',
   title: 'Build and push missing release images',
   description:
-    "Plan 4.4: docker build/tag/push of the <release> tag, only for services whose release tag is missing in ECR (tags are immutable: the plan's moving <env> tag is not pushed; k8s.deploy pins digests instead); needs a Docker engine, or skipBuild / AUTOLYTIQ_SKIP_BUILD=1 when CI publishes the images.",
+    "Plan 4.4: docker build/tag/push of the <release> tag, only for services whose release tag is missing in ECR (tags are immutable: the plan's moving <env> tag is not pushed; k8s.deploy pins digests instead); needs a Docker engine, or `images: { source: ci }` for the environment (skipBuild in the runbook, AUTOLYTIQ_SKIP_BUILD=1 for one run) when CI publishes the images.",
   danger: 'mutating',
   params: publishParams,
   timeoutMs: 90 * 60_000,
   async plan(ctx, p) {
     const tag = ctx.env.release
-    if (skipping(p)) return [`ecr DescribeImages <service>:${tag} for each service (build skipped: CI publishes)`]
+    if (skipping(ctx, p)) return [`ecr DescribeImages <service>:${tag} for each service (build skipped: CI publishes)`]
     const img = `${registryHost(ctx)}/<repository>`
     return [
       `ecr DescribeImages <repository>:${tag} for each of ${ctx.catalog.services.length} services`,
@@ -100,7 +110,7 @@ export const imagesPublish: Step<PublishParams> = {
   async check(ctx, p) {
     const missing = await servicesMissingTag(ctx, ctx.env.release)
     if (missing.length === 0) return { status: 'done', detail: `all ${ctx.catalog.services.length} services have ${ctx.env.release}` }
-    if (skipping(p)) return { status: 'skip', detail: `build skipped (CI publishes); ${missing.length} service(s) still lack ${ctx.env.release}` }
+    if (skipping(ctx, p)) return { status: 'skip', detail: `build skipped (CI publishes); ${missing.length} service(s) still lack ${ctx.env.release}` }
     return { status: 'todo', detail: `${ctx.env.release} missing for ${listSome(missing.map((s) => s.name))}` }
   },
   async run(ctx, p) {
@@ -110,11 +120,11 @@ export const imagesPublish: Step<PublishParams> = {
     const src = sourceDirFor(ctx, p)
     for (const s of missing)
       if (!existsSync(join(src, s.name, 'Dockerfile')))
-        throw new UserError(`no Dockerfile for ${s.name} at ${join(src, s.name)}`, `check AUTOLYTIQ_SOURCE_DIR, or ${SKIP_HINT}`)
+        throw new UserError(`no Dockerfile for ${s.name} at ${join(src, s.name)}`, `check AUTOLYTIQ_SOURCE_DIR, or ${skipHint(ctx)}`)
     try {
       await ctx.clients.exec('docker', ['version', '--format', '{{.Server.Version}}'], { signal: ctx.signal, timeoutMs: 15_000 })
     } catch (err) {
-      throw new UserError(`docker cannot build here: ${errorMessage(err).split('\n').slice(-1)[0]}`, SKIP_HINT)
+      throw new UserError(`docker cannot build here: ${errorMessage(err).split('\n').slice(-1)[0]}`, skipHint(ctx))
     }
     await requireAccount(ctx)
     await dockerLogin(ctx)

@@ -66,7 +66,7 @@ export const httpWaitHealthy: Step<Params> = {
     }
     throw new StepFailedError(
       `${target(ctx, p)} did not answer HTTP ${p.expectStatus} within ${p.timeoutSeconds} s (last: ${last})`,
-      'check the service (`autolytiq verify`), then re-run',
+      `check the service (\`autolytiq verify --env ${ctx.envName}\`), then re-run`,
     )
   },
 }

@@ -80,7 +80,7 @@ export const k8sIngressAddress: Step<Params> = {
           `Ingress ${namespace}/${p.ingress} ${last ? 'got no load balancer address' : 'does not exist'} after ${p.timeoutSeconds} s`,
           last
             ? 'check the AWS Load Balancer Controller (`kubectl -n kube-system logs deploy/aws-load-balancer-controller`) and the Ingress events; re-run to keep waiting'
-            : 'apply the manifests first: `autolytiq deploy --only k8s.deploy`',
+            : `apply the manifests first: \`autolytiq deploy --env ${ctx.envName} --only k8s.deploy\``,
         ),
     }).catch(async (err: unknown) => {
       const warning = err instanceof StepFailedError ? await lastWarning(ctx, p.ingress) : undefined

@@ -5,7 +5,7 @@ import { parse } from 'yaml'
 import { z } from 'zod'
 import { ExternalError, StepFailedError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
-import { apiMessage, isNotFound } from '../../k8s/api.js'
+import { FIELD_MANAGER, apiMessage, isNotFound } from '../../k8s/api.js'
 import { ecrRegistry } from '../../k8s/inputs.js'
 import { lastLogs } from '../../k8s/pods.js'
 import { findCondition, waitForObject } from '../../k8s/wait.js'
@@ -174,7 +174,7 @@ export const k8sMigrate: Step<Params> = {
     }
     if (!job) {
       try {
-        await batch.createNamespacedJob({ namespace: ctx.env.namespace, body: wanted, fieldManager: 'autolytiq' })
+        await batch.createNamespacedJob({ namespace: ctx.env.namespace, body: wanted, fieldManager: FIELD_MANAGER })
         ctx.log(`created Job ${name} (${wanted.spec!.template.spec!.containers[0]!.image})`)
       } catch (err) {
         // 409: another run created it between our read and create: wait for that one

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { provedOnNow, staleBecause } from '../verify/proved-on.js'
 import { ExternalError, StepFailedError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
 import { SYNTHETIC_ALERT } from './alertmanager-config.js'
@@ -57,9 +58,11 @@ export const monitoringAlertTest: Step<Params> = {
   async check(ctx, p) {
     alertmanagerUrl(ctx)
     const previous = ctx.state.outputs('monitoring.alert-test')
-    if (!p.force && previous?.release === ctx.env.release)
+    // Evidence counts only for the environment it was gathered on (a rebuilt cluster needs it again).
+    const stale = previous && staleBecause(previous.provedOn, await provedOnNow(ctx))
+    if (!p.force && previous?.release === ctx.env.release && !stale)
       return { status: 'done', detail: `test alert for ${ctx.env.release} accepted at ${String(previous.acceptedAt)}` }
-    return { status: 'todo', detail: `no test alert sent for ${ctx.env.release} yet` }
+    return { status: 'todo', detail: previous && stale ? `the last test alert no longer counts: ${stale}` : `no test alert sent for ${ctx.env.release} yet` }
   },
   async run(ctx, p) {
     const base = alertmanagerUrl(ctx)
@@ -68,7 +71,7 @@ export const monitoringAlertTest: Step<Params> = {
       labels: { alertname: SYNTHETIC_ALERT, severity: 'info', environment: ctx.envName, run_id: ctx.runId },
       annotations: {
         summary: `autolytiq go-live test alert for ${ctx.envName} (${ctx.env.release}); no action needed`,
-        description: 'Sent by `autolytiq deploy` (monitoring.alert-test) to prove alerts reach the on-call receiver.',
+        description: `Sent by \`autolytiq deploy --env ${ctx.envName}\` (monitoring.alert-test) to prove alerts reach the on-call receiver.`,
       },
       startsAt: now.toISOString(),
       endsAt: new Date(now.getTime() + p.activeMinutes * 60_000).toISOString(),
@@ -81,7 +84,14 @@ export const monitoringAlertTest: Step<Params> = {
     // Alertmanager has no change feed: poll its list briefly (it usually appears at once).
     for (;;) {
       const found = await listed(ctx, ctx.runId)
-      if (found) return { release: ctx.env.release, acceptedAt: new Date().toISOString(), state: found.status?.state ?? 'active', runId: ctx.runId }
+      if (found)
+        return {
+          release: ctx.env.release,
+          acceptedAt: new Date().toISOString(),
+          state: found.status?.state ?? 'active',
+          runId: ctx.runId,
+          provedOn: await provedOnNow(ctx),
+        }
       if (Date.now() >= deadline)
         throw new StepFailedError(
           `Alertmanager accepted ${SYNTHETIC_ALERT} but did not list it within ${p.timeoutSeconds} s`,

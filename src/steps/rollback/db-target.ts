@@ -48,7 +48,10 @@ export function rememberTarget(ctx: Context, t: DbRollbackTarget): void {
 export function target(ctx: Context): DbRollbackTarget {
   const t = resolvedThisRun.get(ctx.state) ?? (ctx.state.outputs(SNAPSHOT_STEP) as DbRollbackTarget | undefined)
   if (!t?.restoredCluster)
-    throw new UserError(`${SNAPSHOT_STEP} has not chosen a snapshot yet`, 'run the whole runbook: `autolytiq rollback database --snapshot ID | --latest`')
+    throw new UserError(
+      `${SNAPSHOT_STEP} has not chosen a snapshot yet`,
+      `run the whole runbook: \`autolytiq rollback database --env ${ctx.envName} --latest\` (or --snapshot <id>)`,
+    )
   return t
 }
 

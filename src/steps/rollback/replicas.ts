@@ -2,6 +2,7 @@ import type * as k8s from '@kubernetes/client-node'
 import { z } from 'zod'
 import { UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
+import { FIELD_MANAGER } from '../../k8s/api.js'
 import { waitForRollouts } from '../../k8s/rollout.js'
 import { deploymentOfPod, waitForPodsGone } from '../../rollback/pods-gone.js'
 import { RECORD_STEP, completed, sameRollback, target } from './db-target.js'
@@ -25,7 +26,10 @@ const waitParams = z.object({ timeoutSeconds: z.number().int().min(1).default(60
 function recorded(ctx: Context): RecordedReplicas {
   const r = ctx.state.outputs(RECORD_STEP) as RecordedReplicas | undefined
   if (!r || !sameRollback(r as unknown as Record<string, unknown>, target(ctx)))
-    throw new UserError(`${RECORD_STEP} has not recorded the replica counts of this rollback`, 'run the whole runbook: `autolytiq rollback database ...`')
+    throw new UserError(
+      `${RECORD_STEP} has not recorded the replica counts of this rollback`,
+      `run the whole runbook: \`autolytiq rollback database --env ${ctx.envName} --latest\` (or --snapshot <id>)`,
+    )
   return r
 }
 
@@ -112,8 +116,12 @@ async function scaleAll(ctx: Context, deployments: Record<string, number>, cronJ
   const [apps, batch, lib] = await Promise.all([ctx.clients.kube.apps(), ctx.clients.kube.batch(), ctx.clients.kube.lib()])
   const merge = lib.setHeaderOptions('Content-Type', lib.PatchStrategy.MergePatch)
   await Promise.all([
-    ...Object.entries(deployments).map(([name, replicas]) => apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } } }, merge)),
-    ...Object.entries(cronJobs).map(([name, suspend]) => batch.patchNamespacedCronJob({ name, namespace, body: { spec: { suspend } } }, merge)),
+    ...Object.entries(deployments).map(([name, replicas]) =>
+      apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER }, merge),
+    ),
+    ...Object.entries(cronJobs).map(([name, suspend]) =>
+      batch.patchNamespacedCronJob({ name, namespace, body: { spec: { suspend } }, fieldManager: FIELD_MANAGER }, merge),
+    ),
   ])
 }
 

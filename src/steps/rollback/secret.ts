@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { StepFailedError, UserError } from '../../engine/errors.js'
 import { registerSecret } from '../../engine/redact.js'
 import type { Context, Step } from '../../engine/types.js'
-import { apiStatus } from '../../k8s/api.js'
+import { FIELD_MANAGER, apiStatus } from '../../k8s/api.js'
 import { waitForObject } from '../../k8s/wait.js'
 import { REFRESH_STEP, describeCluster, readDatabaseSecret, repointed, secretHost, target, type DbRollbackTarget } from './db-target.js'
 
@@ -96,7 +96,7 @@ async function readExternalSecret(ctx: Context, p: RefreshParams): Promise<{ es:
   }
   throw new UserError(
     `ExternalSecret ${p.externalSecret} not found in ${ctx.env.namespace} (${GROUP} v1 or v1beta1)`,
-    'the services read DATABASE_URL through it: deploy it first (`autolytiq deploy --only k8s.external-secrets`)',
+    `the services read DATABASE_URL through it: deploy it first (\`autolytiq deploy --env ${ctx.envName} --only k8s.external-secrets\`)`,
   )
 }
 
@@ -166,6 +166,7 @@ export const dbRefreshExternalSecret: Step<RefreshParams> = {
         plural: 'externalsecrets',
         name: p.externalSecret,
         body: { metadata: { annotations: { 'force-sync': String(Math.floor(Date.now() / 1000)) } } },
+        fieldManager: FIELD_MANAGER,
       },
       lib.setHeaderOptions('Content-Type', lib.PatchStrategy.MergePatch),
     )

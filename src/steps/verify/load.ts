@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { provedOnNow, staleBecause, type ProvedOn } from './proved-on.js'
 import { apiBaseUrl } from '../../checks/http.js'
 import { StepFailedError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
@@ -22,6 +23,8 @@ export interface BaselineState {
   baseline?: LoadResult
   last?: LoadResult
   regressions?: string[]
+  /** The environment the last measurement ran on (release, AWS account, cluster). */
+  provedOn?: ProvedOn
 }
 
 export function baselineState(ctx: Context): BaselineState {
@@ -51,14 +54,17 @@ export const loadBaseline: Step<Params> = {
   },
   async check(ctx, p) {
     const b = baselineState(ctx).baseline
-    if (!p.always && b?.release === ctx.env.release) return { status: 'done', detail: `baseline for ${b.release}: ${summarize(b)}` }
+    const stale = b?.release === ctx.env.release ? staleBecause(baselineState(ctx).provedOn, await provedOnNow(ctx)) : undefined
+    if (!p.always && b?.release === ctx.env.release && !stale) return { status: 'done', detail: `baseline for ${b.release}: ${summarize(b)}` }
+    if (b?.release === ctx.env.release) return { status: 'todo', detail: `the baseline no longer counts: ${stale}; measuring again` }
     return { status: 'todo', detail: b ? `baseline is from ${b.release}; measuring ${ctx.env.release}` : 'no baseline yet' }
   },
   async run(ctx, p) {
     const current = await measureLoad(ctx, { url: `${apiBaseUrl(ctx.env)}${p.path}`, connections: p.connections, durationSeconds: p.durationSeconds })
     const previous = baselineState(ctx).baseline
     const found = previous ? regressions(previous, current, DEFAULT_THRESHOLDS) : []
-    ctx.state.state.baseline = { baseline: found.length ? previous : current, last: current, regressions: found } satisfies BaselineState
+    const provedOn = await provedOnNow(ctx)
+    ctx.state.state.baseline = { baseline: found.length ? previous : current, last: current, regressions: found, provedOn } satisfies BaselineState
     await ctx.state.save()
     ctx.log(summarize(current))
     for (const r of found) ctx.warn(`load regression: ${r}`)
@@ -67,6 +73,6 @@ export const loadBaseline: Step<Params> = {
         `performance regressed against the ${previous!.release} baseline: ${found.join('; ')}`,
         'investigate before go-live, or re-run without failOnRegression',
       )
-    return { ...current, regressions: found }
+    return { ...current, regressions: found, provedOn }
   },
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { provedOnNow, staleBecause } from './proved-on.js'
 import { apiBaseUrl } from '../../checks/http.js'
 import type { SmokeCheck } from '../../config/catalog.js'
 import { StepFailedError, UserError } from '../../engine/errors.js'
@@ -56,8 +57,10 @@ export const smokeTests: Step<Params> = {
   async check(ctx, p) {
     const out = ctx.state.outputs(ID)
     if (pending(ctx).length) return { status: 'drift', detail: `${pending(ctx).length} smoke resource(s) from an interrupted run still to delete` }
-    if (!p.always && out?.release === ctx.env.release && out.result === 'pass')
+    const stale = out?.result === 'pass' ? staleBecause(out.provedOn, await provedOnNow(ctx)) : undefined
+    if (!p.always && out?.release === ctx.env.release && out.result === 'pass' && !stale)
       return { status: 'done', detail: `passed for ${ctx.env.release} at ${String(out.at)}` }
+    if (out?.release === ctx.env.release && out.result === 'pass') return { status: 'todo', detail: `the last pass no longer counts: ${stale}` }
     return { status: 'todo', detail: out?.release === ctx.env.release ? 'last run failed' : `not run for ${ctx.env.release}` }
   },
   async run(ctx, p) {
@@ -78,6 +81,7 @@ export const smokeTests: Step<Params> = {
       result: r.result,
       flows: r.flows.map((f) => ({ id: f.id, status: f.status, ms: f.ms, detail: f.detail })),
       pendingCleanup: open,
+      provedOn: await provedOnNow(ctx),
     }
     ctx.state.setOutputs(ID, summary)
     await ctx.state.save()

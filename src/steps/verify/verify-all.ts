@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { provedOnNow } from './proved-on.js'
 import { runVerify, type VerifyResult } from '../../engine/verify.js'
 import { StepFailedError } from '../../engine/errors.js'
 import { verifyChecks } from '../../checks/verify.js'
@@ -40,7 +41,7 @@ export const verifyAll: Step<Params> = {
     return {
       status: 'done',
       detail: `${r.checks.length} checks passed in ${r.durationMs} ms`,
-      outputs: { at: r.startedAt, result: r.result, checks: r.checks.length },
+      outputs: { at: r.startedAt, result: r.result, checks: r.checks.length, provedOn: await provedOnNow(ctx) },
     }
   },
   async run(ctx, p) {
@@ -49,6 +50,6 @@ export const verifyAll: Step<Params> = {
     const bad = problems(r, p.strict)
     if (bad.length)
       throw new StepFailedError(`${bad.length} check(s) failed: ${bad.join('; ')}`, `see \`autolytiq verify --env ${ctx.envName}\` for the full report`)
-    return { at: r.startedAt, result: r.result, checks: r.checks.length }
+    return { at: r.startedAt, result: r.result, checks: r.checks.length, provedOn: await provedOnNow(ctx) }
   },
 }

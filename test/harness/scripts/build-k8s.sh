@@ -34,12 +34,39 @@ for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || missing+=("$b"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "k8s control plane $K8S_VERSION cached in $OUT"; exit 0; fi
 started=$(date +%s)
 
+# Quiet by default: the go tool's hundreds of "go: downloading" lines and compiler output go to a
+# log file; the terminal gets one progress line with the elapsed time (a line every 30 s when not
+# a terminal), and on failure the log's tail and its path. AUTOLYTIQ_VERBOSE=1 shows everything.
+LOG="$CACHE/k8s-build-$K8S_VERSION.log"
+: >"$LOG"
+quiet() { # quiet "what" command args...
+  local what="$1"; shift
+  if [ "${AUTOLYTIQ_VERBOSE:-0}" = "1" ]; then "$@" >&2; return; fi
+  local t0=$SECONDS rc=0 pid
+  "$@" >>"$LOG" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    local s=$((SECONDS - t0))
+    if [ -t 2 ]; then printf '\r[build-k8s] %s: %d min %02d s' "$what" $((s / 60)) $((s % 60)) >&2
+    elif [ $((s % 30)) -eq 0 ]; then printf '[build-k8s] %s: %d s so far\n' "$what" "$s" >&2; fi
+  done
+  wait "$pid" || rc=$?
+  if [ -t 2 ]; then printf '\r\033[K' >&2; fi
+  if [ $rc -ne 0 ]; then
+    step "$what FAILED after $((SECONDS - t0)) s (exit $rc); last lines of $LOG:"
+    tail -n 25 "$LOG" >&2
+    return $rc
+  fi
+  step "$what: done in $((SECONDS - t0)) s"
+}
+
 if [ ! -x "$OUT/etcd" ]; then
   step "building etcd $ETCD_VERSION (cold: a few minutes)"
   mkdir -p "$work/etcd" && cd "$work/etcd"
   [ -f go.mod ] || go mod init autolytiq.local/etcd >/dev/null 2>&1
-  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
-  go build -trimpath -o "$OUT/etcd.tmp" go.etcd.io/etcd/server/v3 && mv "$OUT/etcd.tmp" "$OUT/etcd"
+  quiet "downloading etcd modules" go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  quiet "compiling etcd" go build -trimpath -o "$OUT/etcd.tmp" go.etcd.io/etcd/server/v3 && mv "$OUT/etcd.tmp" "$OUT/etcd"
 fi
 
 need_k8s=0
@@ -68,8 +95,8 @@ import (
 )
 GO
     step "resolving modules (cold: several minutes)"
-    go mod tidy -e >&2 || true
-    go get "k8s.io/kubernetes@$K8S_VERSION" >&2
+    quiet "go mod tidy" go mod tidy -e || true
+    quiet "downloading k8s.io/kubernetes modules" go get "k8s.io/kubernetes@$K8S_VERSION"
   fi
   major=1; kminor="${minor%%.*}"
   ld="-s -w"
@@ -79,8 +106,8 @@ GO
   for b in kube-apiserver kube-controller-manager kubectl; do
     [ -x "$OUT/$b" ] && continue
     step "building $b (cold: 5-15 minutes each on 2 cores)"
-    go build -tags tools -trimpath -ldflags "$ld" -o "$OUT/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$OUT/$b.tmp" "$OUT/$b"
+    quiet "compiling $b" go build -tags tools -trimpath -ldflags "$ld" -o "$OUT/$b.tmp" "k8s.io/kubernetes/cmd/$b" && mv "$OUT/$b.tmp" "$OUT/$b"
   done
 fi
 step "done in $(( $(date +%s) - started ))s: $OUT"
-ls -la "$OUT" >&2
+ls -la "$OUT" >>"$LOG"
