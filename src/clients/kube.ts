@@ -133,7 +133,9 @@ export class KubeClients {
     const where = this.settings.kubeconfig ?? 'your kubeconfig'
     const envName = this.settings.envName
     const explain = async (err: unknown): Promise<unknown> =>
-      this.usesEksToken && this.settings.eks && apiStatus(err) === 401 ? noAccessEntry(this.settings.eks, server) : translateKubeError(err, server, where, envName)
+      this.usesEksToken && this.settings.eks && apiStatus(err) === 401
+        ? noAccessEntry(this.settings.eks, server)
+        : translateKubeError(err, server, where, envName)
     return new Proxy(api, {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver)

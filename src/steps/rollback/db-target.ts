@@ -107,13 +107,20 @@ export async function readDatabaseSecret(ctx: Context, secretId: string): Promis
   try {
     values = JSON.parse(text ?? '') as Record<string, unknown>
   } catch {
-    throw new UserError(`secret ${secretId} is not JSON`, 'it must hold {engine, host, port, dbname, username, password} as terraform/modules/secrets writes it')
+    throw new UserError(
+      `secret ${secretId} is not JSON`,
+      'it must hold {engine, host, port, dbname, username, password} as terraform/modules/secrets writes it',
+    )
   }
   // Only the credentials: registering the user or database name ("autolytiq") would mask every
   // cluster name in output and state.
   for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && CREDENTIAL.test(k)) registerSecret(v)
   const host = secretHost(values)
-  if (!host) throw new UserError(`secret ${secretId} names no database host (no "host", no "url")`, 'fix the secret: it must hold host, port, dbname, username and password (terraform/modules/secrets writes them)')
+  if (!host)
+    throw new UserError(
+      `secret ${secretId} names no database host (no "host", no "url")`,
+      'fix the secret: it must hold host, port, dbname, username and password (terraform/modules/secrets writes them)',
+    )
   return { values, host, versionId }
 }
 
