@@ -87,7 +87,7 @@ export function restartsCheck(view: KubeView, o: KubeCheckOptions): Check {
 
 /** Plan 8.2 `kubectl get hpa`: every scalable service has an HPA, and the HPA can see its metrics. */
 export function hpaCheck(view: KubeView, o: KubeCheckOptions): Check {
-  return kubeCheck('k8s.hpa', 'HorizontalPodAutoscalers present with current metrics', o, async () => {
+  return kubeCheck('k8s.hpa', 'HorizontalPodAutoscalers present with current metrics', o, async (ctx) => {
     const hpas = await view.hpas()
     const missing: string[] = []
     const blind: string[] = []
@@ -102,7 +102,12 @@ export function hpaCheck(view: KubeView, o: KubeCheckOptions): Check {
         blind.push(`${h.metadata?.name}: no current metrics${active?.message ? ` (${active.message})` : ' (is metrics-server running?)'}`)
     }
     if (missing.length) return { status: 'fail', detail: `no HPA for ${missing.join(', ')}` }
-    if (blind.length) return { status: 'warn', detail: list(blind) }
+    if (blind.length) {
+      // EKS ships no metrics-server; the runbook's helm.metrics-server installs it
+      const noApi = blind.some((b) => /metrics\.k8s\.io|metrics-server/.test(b))
+      const next = noApi ? ` — install it: autolytiq deploy --env ${ctx.envName} --only helm.metrics-server` : ''
+      return { status: 'warn', detail: list(blind) + next }
+    }
     return { status: 'pass', detail: `${hpas.length} HPA(s), all reading metrics` }
   })
 }

@@ -11,6 +11,7 @@ import { startAlertmanager } from './components/alertmanager.js'
 import { startDnsServer } from './components/dns.js'
 import { KUBE_CONTROLLERS, startKube } from './components/kube.js'
 import { awsConfigFor, startMoto } from './components/moto.js'
+import { eksNodesFor } from './components/eks-nodes.js'
 import { startNodeSimulator } from './components/node-simulator.js'
 import { freePort } from './components/ports.js'
 import { startPostgres } from './components/postgres.js'
@@ -106,7 +107,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'] })
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
-        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig() })
+        // the environment's node groups with EKS's allocatable resources: what would not fit on EKS stays Pending here
+        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig(), nodes: eksNodesFor(o.env.region, o.env.terraformVars) })
         stops.push({ name: 'node simulator', stop: sim.stop })
         return { kubeconfigPath: k.kubeconfigPath, kc: k.kubeConfig(), builtin: true }
       }),

@@ -1,7 +1,7 @@
 import type { AnyStep } from '../../engine/types.js'
 import { k8sDeploy } from './deploy.js'
 import { k8sExternalSecrets } from './external-secrets.js'
-import { helmAlbController, helmExternalSecrets } from './helm.js'
+import { helmAlbController, helmExternalSecrets, helmMetricsServer } from './helm.js'
 import { k8sIngressAddress } from './ingress-address.js'
 import { k8sMigrate } from './migrate.js'
 import { k8sNamespaces } from './namespaces.js'
@@ -12,6 +12,7 @@ import { k8sSecretStore } from './secret-store.js'
 export const k8sSteps: AnyStep[] = [
   helmAlbController,
   helmExternalSecrets,
+  helmMetricsServer,
   k8sNamespaces,
   k8sSecretStore,
   k8sExternalSecrets,
