@@ -1,6 +1,7 @@
 import type * as k8s from '@kubernetes/client-node'
 import type { Service } from '../config/catalog.js'
 import type { Check, CheckStatus, Context } from '../engine/types.js'
+import { MONITORING_NAMESPACE } from './monitoring-endpoint.js'
 import { KubeView, podProblem, podsOf, recentRestarts, selects, time } from './k8s-view.js'
 
 type Verdict = { status: CheckStatus; detail: string }
@@ -177,13 +178,25 @@ export function nodesCheck(view: KubeView, o: KubeCheckOptions): Check {
   })
 }
 
-/** Checklist "No pending PersistentVolumeClaims". */
+/**
+ * Checklist "No pending PersistentVolumeClaims", in the app's namespace and in monitoring (whose
+ * Prometheus claim is the one that never binds on an EKS 1.30+ cluster without a StorageClass).
+ */
 export function pvcCheck(view: KubeView, o: KubeCheckOptions): Check {
-  return kubeCheck('k8s.pvcs', 'No pending PersistentVolumeClaims', o, async () => {
-    const pvcs = await view.pvcs()
-    const pending = pvcs.filter((p) => p.status?.phase !== 'Bound').map((p) => `${p.metadata?.name} (${p.status?.phase ?? 'no status'})`)
-    if (pending.length) return { status: 'fail', detail: `not bound: ${list(pending)}` }
-    return { status: 'pass', detail: `${pvcs.length} claim(s), all Bound` }
+  return kubeCheck('k8s.pvcs', 'No pending PersistentVolumeClaims', o, async (ctx) => {
+    const monitoring = new KubeView(ctx, MONITORING_NAMESPACE)
+    const pvcs = [...(await view.pvcs()), ...(await monitoring.pvcs())]
+    const unbound = pvcs.filter((p) => p.status?.phase !== 'Bound')
+    const pending = unbound.map(
+      (p) =>
+        `${p.metadata?.namespace}/${p.metadata?.name} (${p.status?.phase ?? 'no status'}${p.spec?.storageClassName ? `, class ${p.spec.storageClassName}` : ', no StorageClass'})`,
+    )
+    if (pending.length) {
+      const classless = unbound.some((p) => !p.spec?.storageClassName)
+      const next = classless ? ` — EKS 1.30+ has no default StorageClass: autolytiq deploy --env ${ctx.envName} --only k8s.storage-class` : ''
+      return { status: 'fail', detail: `not bound: ${list(pending)}${next}` }
+    }
+    return { status: 'pass', detail: `${pvcs.length} claim(s) in ${view.namespace} and ${MONITORING_NAMESPACE}, all Bound` }
   })
 }
 

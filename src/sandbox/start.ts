@@ -23,6 +23,7 @@ import { fetchWithTimeout, waitFor } from './components/wait.js'
 import { startWebhookSink } from './components/webhook-sink.js'
 import { albHostname, startAlbController } from './controllers/alb.js'
 import { startAutoscaler } from './controllers/autoscaler.js'
+import { registerEbsCsiDriver, startEbsProvisioner } from './controllers/ebs-provisioner.js'
 import { startExternalSecretsController } from './controllers/external-secrets.js'
 import { route53Records } from './dns-route53.js'
 import { watchEndpointReadiness } from './endpoint-readiness.js'
@@ -108,7 +109,9 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
         // the environment's node groups with EKS's allocatable resources: what would not fit on EKS stays Pending here
-        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig(), nodes: eksNodesFor(o.env.region, o.env.terraformVars) })
+        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig(), nodes: eksNodesFor(o.env.region, o.env.terraformVars), volumeBinding: true })
+        // what terraform's aws-ebs-csi-driver add-on registers (the sandbox's terraform creates nothing real)
+        await registerEbsCsiDriver(k.kubeConfig())
         stops.push({ name: 'node simulator', stop: sim.stop })
         return { kubeconfigPath: k.kubeconfigPath, kc: k.kubeConfig(), builtin: true }
       }),
@@ -245,6 +248,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       log: o.log,
     })
     stops.push({ name: 'autoscaler', stop: autoscaler.stop })
+    const provisioner = await startEbsProvisioner(cluster.kc, { log: o.log })
+    stops.push({ name: 'ebs provisioner', stop: provisioner.stop })
     const ci = startCiPublisher({
       aws,
       repositories: o.catalog.services.map((s) => s.ecrRepository),

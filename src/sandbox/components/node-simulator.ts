@@ -1,5 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { ApiException, CoreV1Api, type KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node'
+import {
+  ApiException,
+  CoreV1Api,
+  StorageV1Api,
+  type KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Container,
+  type V1Pod,
+} from '@kubernetes/client-node'
 import type { SimNodeSpec } from './eks-nodes.js'
 import { place, quantity, usage, type SchedNode } from './scheduling.js'
 
@@ -44,6 +54,14 @@ export interface NodeSimulatorOptions {
    * what the API server fills in): a second simulator with its own nodes can share a cluster.
    */
   schedulerName?: string
+  /**
+   * Honour PersistentVolumeClaims like kube-scheduler's VolumeBinding plugin (the sandbox): a pod
+   * whose claim is unbound and not WaitForFirstConsumer stays Unschedulable; for a
+   * WaitForFirstConsumer claim the chosen node is written to the claim
+   * (volume.kubernetes.io/selected-node) and the pod is bound once the claim is. Default off: the
+   * test harness has no provisioner.
+   */
+  volumeBinding?: boolean
   /** How often a crash-looping container's restartCount goes up (default 1000 ms). */
   crashRestartIntervalMs?: number
   /** Parallel API calls (default 16). */
@@ -100,6 +118,31 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   }))
   const nodeIPs = new Map(nodes.map((n) => [n.name, n.ip]))
   const schedulerName = opts.schedulerName ?? 'default-scheduler'
+  const storage = opts.kubeConfig.makeApiClient(StorageV1Api)
+  const preemption = `preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`
+
+  /** VolumeBinding: 'ok', the claims still waiting for their first consumer, or why no node can take the pod. */
+  const volumes = async (pod: V1Pod): Promise<{ unschedulable?: string; delayed: string[] }> => {
+    const ns = pod.metadata?.namespace ?? ''
+    const claims = (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []))
+    const delayed: string[] = []
+    for (const claim of claims) {
+      let pvc
+      try {
+        pvc = await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: ns })
+      } catch (err) {
+        if (apiCode(err) === 404)
+          return { unschedulable: `0/${nodes.length} nodes are available: persistentvolumeclaim "${claim}" not found. ${preemption}`, delayed }
+        throw err
+      }
+      if (pvc.status?.phase === 'Bound') continue
+      const className = pvc.spec?.storageClassName
+      const sc = className ? await storage.readStorageClass({ name: className }).catch(() => undefined) : undefined
+      if (sc?.volumeBindingMode === 'WaitForFirstConsumer') delayed.push(claim)
+      else return { unschedulable: `0/${nodes.length} nodes are available: pod has unbound immediate PersistentVolumeClaims. ${preemption}`, delayed }
+    }
+    return { delayed }
+  }
   const core = opts.kubeConfig.makeApiClient(CoreV1Api)
   const concurrency = opts.concurrency ?? 16
   const crashEvery = opts.crashRestartIntervalMs ?? 1000
@@ -224,7 +267,18 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
         return a?.uid === p.metadata?.uid ? { ...p, spec: { ...p.spec!, nodeName: a!.node } } : p
       })
       // decided and reserved synchronously: no other pod can take the room in between
-      const where = place(pod, nodes, usage(pods))
+      const claims = opts.volumeBinding ? await volumes(pod) : { delayed: [] }
+      const where = claims.unschedulable ? { unschedulable: claims.unschedulable } : place(pod, nodes, usage(pods))
+      if (!('unschedulable' in where) && claims.delayed.length) {
+        // the scheduler picks the node, the provisioner makes the volume there; the pod is bound after
+        waiting.add(key)
+        for (const claim of claims.delayed)
+          await core.patchNamespacedPersistentVolumeClaim(
+            { name: claim, namespace, body: { metadata: { annotations: { 'volume.kubernetes.io/selected-node': where.node } } } },
+            mergePatch,
+          )
+        return
+      }
       if ('unschedulable' in where) {
         waiting.add(key)
         const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')
@@ -432,6 +486,9 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   // room freed (a pod deleted, finished or terminating): pods waiting for it are scheduled again
   const retryWaiting = (): void => [...waiting].forEach(add)
   const frees = (pod: V1Pod): boolean => Boolean(pod.metadata?.deletionTimestamp) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
+  // claims bind without a pod event: pods waiting on volumes are looked at again every second
+  const volumeRetry = opts.volumeBinding ? setInterval(() => waiting.size && retryWaiting(), 1000) : undefined
+  volumeRetry?.unref()
   informer.on('add', (pod) => add(keyOf(pod)))
   informer.on('update', (pod) => {
     add(keyOf(pod))
@@ -459,6 +516,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
     stats: () => ({ ...counters, errors: [...errors] }),
     async stop() {
       stopped = true
+      clearInterval(volumeRetry)
       for (const uid of [...crashTimers.keys()]) stopCrashLoop(uid)
       await informer.stop()
       if (active > 0) await new Promise<void>((resolve) => (idle = resolve))

@@ -7,12 +7,14 @@ import { k8sMigrate } from './migrate.js'
 import { k8sNamespaces } from './namespaces.js'
 import { k8sRollout } from './rollout.js'
 import { k8sSecretStore } from './secret-store.js'
+import { k8sStorageClass } from './storage-class.js'
 
 /** Steps of this area (Phase 5), registered in src/steps/index.ts. */
 export const k8sSteps: AnyStep[] = [
   helmAlbController,
   helmExternalSecrets,
   helmMetricsServer,
+  k8sStorageClass,
   k8sNamespaces,
   k8sSecretStore,
   k8sExternalSecrets,
