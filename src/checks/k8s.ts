@@ -200,13 +200,42 @@ export function pvcCheck(view: KubeView, o: KubeCheckOptions): Check {
   })
 }
 
-/** Checklist "Network policies applied (if using)": absence is worth a warning, not a failure. */
+/**
+ * Checklist "Network policies applied (if using)": absence is worth a warning, not a failure. On
+ * EKS a NetworkPolicy does nothing unless the VPC CNI's network policy agent is on (the vpc-cni
+ * add-on's enableNetworkPolicy, which makes aws-node run aws-network-policy-agent with
+ * --enable-network-policy=true): objects that nothing enforces are not "applied".
+ */
 export function networkPoliciesCheck(view: KubeView, o: KubeCheckOptions): Check {
-  return kubeCheck('k8s.network-policies', 'NetworkPolicies applied', o, async () => {
+  return kubeCheck('k8s.network-policies', 'NetworkPolicies applied', o, async (ctx) => {
     const n = (await view.networkPolicies()).length
     if (!n) return { status: 'warn', detail: `no NetworkPolicy in ${view.namespace}: every pod can reach every other (the plan marks them optional)` }
-    return { status: 'pass', detail: `${n} NetworkPolicy object(s) in ${view.namespace}` }
+    const enforcement = await vpcCniPolicyAgent(ctx)
+    if (enforcement === 'off')
+      return {
+        status: 'fail',
+        detail: `${n} NetworkPolicy object(s) in ${view.namespace}, but NOT enforced: the VPC CNI's network policy agent is off (aws-node without --enable-network-policy=true) — set enableNetworkPolicy in the vpc-cni add-on's configuration (terraform) and apply`,
+      }
+    if (enforcement === 'no-vpc-cni')
+      return {
+        status: 'warn',
+        detail: `${n} NetworkPolicy object(s) in ${view.namespace}; no aws-node DaemonSet (not the VPC CNI): enforcement depends on this cluster's CNI`,
+      }
+    return { status: 'pass', detail: `${n} NetworkPolicy object(s) in ${view.namespace}, enforced by the VPC CNI network policy agent` }
   })
+}
+
+/** Is the VPC CNI's network policy agent enabled (kube-system/aws-node)? */
+async function vpcCniPolicyAgent(ctx: Context): Promise<'on' | 'off' | 'no-vpc-cni'> {
+  let ds
+  try {
+    ds = await (await ctx.clients.kube.apps()).readNamespacedDaemonSet({ name: 'aws-node', namespace: 'kube-system' })
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return 'no-vpc-cni'
+    throw err
+  }
+  const agent = ds.spec?.template.spec?.containers.find((c) => c.name === 'aws-network-policy-agent')
+  return agent?.args?.includes('--enable-network-policy=true') ? 'on' : 'off'
 }
 
 export function kubeChecks(ctx: Context, o: KubeCheckOptions): Check[] {
