@@ -2,6 +2,38 @@ import type { Check, CheckStatus, Context } from '../engine/types.js'
 import { errorMessage } from '../engine/errors.js'
 import { lookupVia, pgStreamVia } from '../clients/lookup.js'
 import { AppSecret, SecretUnavailable } from './secrets.js'
+import { probeFromCluster, type ProbeTarget } from './in-cluster-probe.js'
+
+/** A probe from inside the cluster (Job start, image pull) gets this long beyond the direct attempt. */
+export const IN_CLUSTER_BUDGET_MS = 45_000
+/** In the VPC a connect takes milliseconds; from a laptop to a private address it never completes. */
+const DIRECT_CONNECT_MS = 5_000
+
+/** Errors meaning "this machine has no route to it" (a private VPC address), not "it is broken". */
+export function unreachableFromHere(err: unknown): boolean {
+  const e = err as { code?: string; message?: string }
+  if (['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(e?.code ?? '')) return true
+  return /timeout|timed? ?out/i.test(e?.message ?? '')
+}
+
+/**
+ * The database/Redis security groups admit only the cluster: when this machine cannot reach the
+ * target, prove it from inside the cluster (src/checks/in-cluster-probe.ts). "Private to the VPC"
+ * is the design, not a failure.
+ */
+export async function fromInsideCluster(
+  ctx: Context,
+  target: ProbeTarget,
+  what: string,
+  direct: string,
+  budgetMs: number,
+  signal: AbortSignal,
+): Promise<{ status: CheckStatus; detail: string }> {
+  const r = await probeFromCluster(ctx, target, budgetMs, signal)
+  const where = `from inside the cluster (Job ${r.job}, ${r.ms} ms); not reachable from this machine (${direct}) — private to the VPC, as designed`
+  if (r.ok) return { status: 'pass', detail: `${what} ${where}` }
+  return { status: 'fail', detail: `${what} FAILED ${where}: ${r.detail}` }
+}
 
 /** A terraform output recorded by terraform.outputs (plain value or terraform's {value} shape). */
 export function terraformOutput(ctx: Context, name: string): string | undefined {
@@ -103,11 +135,12 @@ function describePgError(err: unknown, target: string, timeoutMs: number): strin
  * one External Secrets synced into the cluster, not a copy on the engineer's laptop.
  */
 export function selectOneCheck(secret: AppSecret, timeoutMs: number): Check {
+  const directMs = Math.min(timeoutMs, DIRECT_CONNECT_MS)
   return {
     id: 'database.select',
     title: 'PostgreSQL answers SELECT 1 with DATABASE_URL',
     layer: 'database',
-    timeoutMs,
+    timeoutMs: timeoutMs + IN_CLUSTER_BUDGET_MS,
     async run(ctx, signal) {
       let url: string
       try {
@@ -121,7 +154,7 @@ export function selectOneCheck(secret: AppSecret, timeoutMs: number): Check {
       // The host resolves through the environment's DNS servers when it names some (the sandbox
       // answers its Aurora endpoints there), else through the system resolver.
       const stream = pgStreamVia(lookupVia(ctx.env.dnsServers))
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, stream })
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: directMs, query_timeout: timeoutMs, stream })
       client.on('error', () => {}) // a dropped connection surfaces through the pending query
       const stop = (): void => void client.end().catch(() => {})
       signal.addEventListener('abort', stop, { once: true })
@@ -132,6 +165,10 @@ export function selectOneCheck(secret: AppSecret, timeoutMs: number): Check {
         if (r.rows[0]?.ok !== 1) return { status: 'fail', detail: `SELECT 1 on ${target} returned ${JSON.stringify(r.rows)}` }
         return { status: 'pass', detail: `SELECT 1 on ${target} in ${Math.round(performance.now() - t0)} ms` }
       } catch (err) {
+        if (unreachableFromHere(err) && !signal.aborted) {
+          stop()
+          return fromInsideCluster(ctx, 'postgres', `SELECT 1 on ${target}`, describePgError(err, target, directMs), IN_CLUSTER_BUDGET_MS, signal)
+        }
         return { status: 'fail', detail: describePgError(err, target, timeoutMs) }
       } finally {
         signal.removeEventListener('abort', stop)

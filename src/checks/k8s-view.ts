@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node'
 import type { Context } from '../engine/types.js'
-import { FAIL_FAST_REASONS } from '../k8s/pods.js'
+import { FAIL_FAST_REASONS, UNSCHEDULABLE_GRACE_MS } from '../k8s/pods.js'
 
 /**
  * One read of each kind of object per verify run, shared by every Kubernetes check: six checks
@@ -111,6 +111,15 @@ export function podProblem(pod: k8s.V1Pod, now: number): PodProblem | undefined 
     const age = now - (time(pod.metadata?.creationTimestamp) ?? now)
     const unsched = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')
     const why = unsched?.message ? `: ${unsched.message}` : ''
+    // no node can take it: nothing will change until nodes are added or requests lowered
+    if (unsched?.reason === 'Unschedulable') {
+      const since = now - (time(unsched.lastTransitionTime) ?? now)
+      return {
+        pod: name,
+        severity: since >= UNSCHEDULABLE_GRACE_MS ? 'fail' : 'warn',
+        problem: `Pending, Unschedulable for ${Math.round(since / 1000)} s${why}`,
+      }
+    }
     if (age > PENDING_GRACE_MS) return { pod: name, severity: 'fail', problem: `Pending for ${Math.round(age / 60_000)} min${why}` }
     return { pod: name, severity: 'warn', problem: `Pending (starting, ${Math.round(age / 1000)} s)${why}` }
   }

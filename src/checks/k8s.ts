@@ -1,6 +1,7 @@
 import type * as k8s from '@kubernetes/client-node'
 import type { Service } from '../config/catalog.js'
 import type { Check, CheckStatus, Context } from '../engine/types.js'
+import { MONITORING_NAMESPACE } from './monitoring-endpoint.js'
 import { KubeView, podProblem, podsOf, recentRestarts, selects, time } from './k8s-view.js'
 
 type Verdict = { status: CheckStatus; detail: string }
@@ -100,7 +101,7 @@ export function restartsCheck(view: KubeView, o: KubeCheckOptions): Check {
 
 /** Plan 8.2 `kubectl get hpa`: every scalable service has an HPA, and the HPA can see its metrics. */
 export function hpaCheck(view: KubeView, o: KubeCheckOptions): Check {
-  return kubeCheck('k8s.hpa', 'HorizontalPodAutoscalers present with current metrics', o, async () => {
+  return kubeCheck('k8s.hpa', 'HorizontalPodAutoscalers present with current metrics', o, async (ctx) => {
     const hpas = await view.hpas()
     const missing: string[] = []
     const blind: string[] = []
@@ -115,7 +116,12 @@ export function hpaCheck(view: KubeView, o: KubeCheckOptions): Check {
         blind.push(`${h.metadata?.name}: no current metrics${active?.message ? ` (${active.message})` : ' (is metrics-server running?)'}`)
     }
     if (missing.length) return { status: 'fail', detail: `no HPA for ${missing.join(', ')}` }
-    if (blind.length) return { status: 'warn', detail: list(blind) }
+    if (blind.length) {
+      // EKS ships no metrics-server; the runbook's helm.metrics-server installs it
+      const noApi = blind.some((b) => /metrics\.k8s\.io|metrics-server/.test(b))
+      const next = noApi ? ` — install it: autolytiq deploy --env ${ctx.envName} --only helm.metrics-server` : ''
+      return { status: 'warn', detail: list(blind) + next }
+    }
     return { status: 'pass', detail: `${hpas.length} HPA(s), all reading metrics` }
   })
 }
@@ -185,23 +191,64 @@ export function nodesCheck(view: KubeView, o: KubeCheckOptions): Check {
   })
 }
 
-/** Checklist "No pending PersistentVolumeClaims". */
+/**
+ * Checklist "No pending PersistentVolumeClaims", in the app's namespace and in monitoring (whose
+ * Prometheus claim is the one that never binds on an EKS 1.30+ cluster without a StorageClass).
+ */
 export function pvcCheck(view: KubeView, o: KubeCheckOptions): Check {
-  return kubeCheck('k8s.pvcs', 'No pending PersistentVolumeClaims', o, async () => {
-    const pvcs = await view.pvcs()
-    const pending = pvcs.filter((p) => p.status?.phase !== 'Bound').map((p) => `${p.metadata?.name} (${p.status?.phase ?? 'no status'})`)
-    if (pending.length) return { status: 'fail', detail: `not bound: ${list(pending)}` }
-    return { status: 'pass', detail: `${pvcs.length} claim(s), all Bound` }
+  return kubeCheck('k8s.pvcs', 'No pending PersistentVolumeClaims', o, async (ctx) => {
+    const monitoring = new KubeView(ctx, MONITORING_NAMESPACE)
+    const pvcs = [...(await view.pvcs()), ...(await monitoring.pvcs())]
+    const unbound = pvcs.filter((p) => p.status?.phase !== 'Bound')
+    const pending = unbound.map(
+      (p) =>
+        `${p.metadata?.namespace}/${p.metadata?.name} (${p.status?.phase ?? 'no status'}${p.spec?.storageClassName ? `, class ${p.spec.storageClassName}` : ', no StorageClass'})`,
+    )
+    if (pending.length) {
+      const classless = unbound.some((p) => !p.spec?.storageClassName)
+      const next = classless ? ` — EKS 1.30+ has no default StorageClass: autolytiq deploy --env ${ctx.envName} --only k8s.storage-class` : ''
+      return { status: 'fail', detail: `not bound: ${list(pending)}${next}` }
+    }
+    return { status: 'pass', detail: `${pvcs.length} claim(s) in ${view.namespace} and ${MONITORING_NAMESPACE}, all Bound` }
   })
 }
 
-/** Checklist "Network policies applied (if using)": absence is worth a warning, not a failure. */
+/**
+ * Checklist "Network policies applied (if using)": absence is worth a warning, not a failure. On
+ * EKS a NetworkPolicy does nothing unless the VPC CNI's network policy agent is on (the vpc-cni
+ * add-on's enableNetworkPolicy, which makes aws-node run aws-network-policy-agent with
+ * --enable-network-policy=true): objects that nothing enforces are not "applied".
+ */
 export function networkPoliciesCheck(view: KubeView, o: KubeCheckOptions): Check {
-  return kubeCheck('k8s.network-policies', 'NetworkPolicies applied', o, async () => {
+  return kubeCheck('k8s.network-policies', 'NetworkPolicies applied', o, async (ctx) => {
     const n = (await view.networkPolicies()).length
     if (!n) return { status: 'warn', detail: `no NetworkPolicy in ${view.namespace}: every pod can reach every other (the plan marks them optional)` }
-    return { status: 'pass', detail: `${n} NetworkPolicy object(s) in ${view.namespace}` }
+    const enforcement = await vpcCniPolicyAgent(ctx)
+    if (enforcement === 'off')
+      return {
+        status: 'fail',
+        detail: `${n} NetworkPolicy object(s) in ${view.namespace}, but NOT enforced: the VPC CNI's network policy agent is off (aws-node without --enable-network-policy=true) — set enableNetworkPolicy in the vpc-cni add-on's configuration (terraform) and apply`,
+      }
+    if (enforcement === 'no-vpc-cni')
+      return {
+        status: 'warn',
+        detail: `${n} NetworkPolicy object(s) in ${view.namespace}; no aws-node DaemonSet (not the VPC CNI): enforcement depends on this cluster's CNI`,
+      }
+    return { status: 'pass', detail: `${n} NetworkPolicy object(s) in ${view.namespace}, enforced by the VPC CNI network policy agent` }
   })
+}
+
+/** Is the VPC CNI's network policy agent enabled (kube-system/aws-node)? */
+async function vpcCniPolicyAgent(ctx: Context): Promise<'on' | 'off' | 'no-vpc-cni'> {
+  let ds
+  try {
+    ds = await (await ctx.clients.kube.apps()).readNamespacedDaemonSet({ name: 'aws-node', namespace: 'kube-system' })
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return 'no-vpc-cni'
+    throw err
+  }
+  const agent = ds.spec?.template.spec?.containers.find((c) => c.name === 'aws-network-policy-agent')
+  return agent?.args?.includes('--enable-network-policy=true') ? 'on' : 'off'
 }
 
 export function kubeChecks(ctx: Context, o: KubeCheckOptions): Check[] {

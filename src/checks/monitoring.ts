@@ -1,14 +1,18 @@
 import { parse } from 'yaml'
 import type { Check, CheckStatus, Context } from '../engine/types.js'
+import { ExternalError, errorMessage } from '../engine/errors.js'
 import { describeRequestError } from './http.js'
+import { monitoringRequest, type MonitoringApp } from './monitoring-endpoint.js'
 
 type Verdict = { status: CheckStatus; detail: string }
-type UrlKey = 'prometheusUrl' | 'alertmanagerUrl' | 'grafanaUrl'
+type UrlKey = 'grafanaUrl'
 
 const list = (items: string[], max = 5): string => items.slice(0, max).join('; ') + (items.length > max ? `; …and ${items.length - max} more` : '')
 
+type Json<T> = { ok: true; body: T } | { ok: false; verdict: Verdict }
+
 /** GET a JSON document from a monitoring endpoint; any failure is a verdict, not an exception. */
-async function getJson<T>(ctx: Context, url: string, timeoutMs: number, signal: AbortSignal): Promise<{ ok: true; body: T } | { ok: false; verdict: Verdict }> {
+async function getJson<T>(ctx: Context, url: string, timeoutMs: number, signal: AbortSignal): Promise<Json<T>> {
   try {
     const res = await ctx.clients.http.request({ url, timeoutMs, signal })
     if (res.status !== 200) return { ok: false, verdict: { status: 'fail', detail: `${url} answered HTTP ${res.status}` } }
@@ -17,6 +21,30 @@ async function getJson<T>(ctx: Context, url: string, timeoutMs: number, signal: 
     if (err instanceof SyntaxError) return { ok: false, verdict: { status: 'fail', detail: `${url} did not return JSON` } }
     return { ok: false, verdict: { status: 'fail', detail: describeRequestError(err, url, timeoutMs) } }
   }
+}
+
+/** GET JSON from Prometheus or Alertmanager: the configured URL, or the API server's service proxy. */
+async function getMonitoringJson<T>(ctx: Context, app: MonitoringApp, path: string, timeoutMs: number, signal: AbortSignal): Promise<Json<T>> {
+  let url = path
+  try {
+    const res = await monitoringRequest(ctx, app, path, { timeoutMs, signal })
+    url = res.url
+    if (res.status !== 200) return { ok: false, verdict: { status: 'fail', detail: `${url} answered HTTP ${res.status}` } }
+    return { ok: true, body: JSON.parse(res.body) as T }
+  } catch (err) {
+    if (err instanceof SyntaxError) return { ok: false, verdict: { status: 'fail', detail: `${url} did not return JSON` } }
+    if (err instanceof ExternalError) return { ok: false, verdict: { status: 'fail', detail: `${errorMessage(err)}${err.next ? ` — ${err.next}` : ''}` } }
+    const at = ctx.env[app === 'prometheus' ? 'prometheusUrl' : 'alertmanagerUrl']
+    return {
+      ok: false,
+      verdict: { status: 'fail', detail: at ? describeRequestError(err, `${at.replace(/\/+$/, '')}/${path}`, timeoutMs) : errorMessage(err) },
+    }
+  }
+}
+
+/** A check of Prometheus or Alertmanager: reached through the configured URL or the API server's service proxy. */
+function clusterMonitoringCheck(id: string, title: string, timeoutMs: number, judge: (ctx: Context, signal: AbortSignal) => Promise<Verdict>): Check {
+  return { id, title, layer: 'monitoring', timeoutMs, run: (ctx, signal) => judge(ctx, signal) }
 }
 
 /** A monitoring check on one configured URL; an unset URL is a warning that says where to set it. */
@@ -49,8 +77,8 @@ interface PromTarget {
 
 /** Plan 7 / checklist "Prometheus scraping all targets". */
 export function prometheusTargetsCheck(timeoutMs: number): Check {
-  return monitoringCheck('monitoring.targets', 'Prometheus targets up', 'prometheusUrl', timeoutMs, async (ctx, base, signal) => {
-    const r = await getJson<{ data: { activeTargets: PromTarget[] } }>(ctx, `${base}/api/v1/targets?state=active`, timeoutMs, signal)
+  return clusterMonitoringCheck('monitoring.targets', 'Prometheus targets up', timeoutMs, async (ctx, signal) => {
+    const r = await getMonitoringJson<{ data: { activeTargets: PromTarget[] } }>(ctx, 'prometheus', 'api/v1/targets?state=active', timeoutMs, signal)
     if (!r.ok) return r.verdict
     const targets = r.body.data.activeTargets
     if (!targets.length) return { status: 'fail', detail: 'Prometheus has no active targets: nothing is being scraped' }
@@ -76,8 +104,8 @@ interface PromAlert {
 
 /** Firing alerts, listed: a critical one fails verify, others are warnings for the incident ticket. */
 export function firingAlertsCheck(timeoutMs: number): Check {
-  return monitoringCheck('monitoring.alerts', 'Firing alerts', 'prometheusUrl', timeoutMs, async (ctx, base, signal) => {
-    const r = await getJson<{ data: { alerts: PromAlert[] } }>(ctx, `${base}/api/v1/alerts`, timeoutMs, signal)
+  return clusterMonitoringCheck('monitoring.alerts', 'Firing alerts', timeoutMs, async (ctx, signal) => {
+    const r = await getMonitoringJson<{ data: { alerts: PromAlert[] } }>(ctx, 'prometheus', 'api/v1/alerts', timeoutMs, signal)
     if (!r.ok) return r.verdict
     const firing = r.body.data.alerts.filter((a) => a.state === 'firing')
     if (!firing.length) return { status: 'pass', detail: 'no alerts firing' }
@@ -92,8 +120,14 @@ export function firingAlertsCheck(timeoutMs: number): Check {
 
 /** Alertmanager is up (plan 7.x). */
 export function alertmanagerHealthCheck(timeoutMs: number): Check {
-  return monitoringCheck('monitoring.alertmanager', 'Alertmanager healthy', 'alertmanagerUrl', timeoutMs, async (ctx, base, signal) => {
-    const r = await getJson<{ cluster?: { status?: string }; versionInfo?: { version?: string } }>(ctx, `${base}/api/v2/status`, timeoutMs, signal)
+  return clusterMonitoringCheck('monitoring.alertmanager', 'Alertmanager healthy', timeoutMs, async (ctx, signal) => {
+    const r = await getMonitoringJson<{ cluster?: { status?: string }; versionInfo?: { version?: string } }>(
+      ctx,
+      'alertmanager',
+      'api/v2/status',
+      timeoutMs,
+      signal,
+    )
     if (!r.ok) return r.verdict
     const cluster = r.body.cluster?.status
     const version = r.body.versionInfo?.version ?? '?'
@@ -104,8 +138,8 @@ export function alertmanagerHealthCheck(timeoutMs: number): Check {
 
 /** Checklist "AlertManager configured with notification channels": a receiver that notifies someone. */
 export function alertmanagerReceiversCheck(timeoutMs: number): Check {
-  return monitoringCheck('monitoring.receivers', 'Alertmanager notification channels configured', 'alertmanagerUrl', timeoutMs, async (ctx, base, signal) => {
-    const r = await getJson<{ config?: { original?: string } }>(ctx, `${base}/api/v2/status`, timeoutMs, signal)
+  return clusterMonitoringCheck('monitoring.receivers', 'Alertmanager notification channels configured', timeoutMs, async (ctx, signal) => {
+    const r = await getMonitoringJson<{ config?: { original?: string } }>(ctx, 'alertmanager', 'api/v2/status', timeoutMs, signal)
     if (!r.ok) return r.verdict
     const config = (parse(r.body.config?.original ?? '') ?? {}) as { receivers?: Record<string, unknown>[] }
     const wired = (config.receivers ?? [])

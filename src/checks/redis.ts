@@ -5,7 +5,7 @@ import type { Check, CheckStatus, Context } from '../engine/types.js'
 import { errorMessage } from '../engine/errors.js'
 import { lookupVia } from '../clients/lookup.js'
 import { AppSecret, SecretUnavailable } from './secrets.js'
-import { terraformOutput } from './database.js'
+import { fromInsideCluster, IN_CLUSTER_BUDGET_MS, terraformOutput, unreachableFromHere } from './database.js'
 
 function describeRedisError(err: unknown, target: string, timeoutMs: number): string {
   const e = err as { code?: string; message?: string }
@@ -24,11 +24,12 @@ function describeRedisError(err: unknown, target: string, timeoutMs: number): st
  * use. The local CA (sandbox) is added to, not substituted for, the system roots.
  */
 export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
+  const directMs = Math.min(timeoutMs, 5_000)
   return {
     id: 'redis.ping',
     title: 'Redis answers PING over TLS with AUTH',
     layer: 'redis',
-    timeoutMs,
+    timeoutMs: timeoutMs + IN_CLUSTER_BUDGET_MS,
     async run(ctx, signal) {
       let url: string
       try {
@@ -43,7 +44,7 @@ export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
       const { Redis } = await import('ioredis')
       const client = new Redis(url, {
         lazyConnect: true,
-        connectTimeout: timeoutMs,
+        connectTimeout: directMs,
         commandTimeout: timeoutMs,
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
@@ -73,7 +74,12 @@ export function redisPingCheck(secret: AppSecret, timeoutMs: number): Check {
         const status: CheckStatus = tls ? 'pass' : 'warn'
         return { status, detail: `PONG from ${target} in ${ms} ms${tls ? ' (TLS, AUTH)' : ' — REDIS_URL is not rediss://: traffic is unencrypted'}` }
       } catch (err) {
-        return { status: 'fail', detail: describeRedisError(reason ?? err, target, timeoutMs) }
+        const cause = reason ?? err
+        if (unreachableFromHere(cause) && !signal.aborted) {
+          client.disconnect()
+          return fromInsideCluster(ctx, 'redis', `PING to ${target}`, describeRedisError(cause, target, directMs), IN_CLUSTER_BUDGET_MS, signal)
+        }
+        return { status: 'fail', detail: describeRedisError(cause, target, timeoutMs) }
       } finally {
         signal.removeEventListener('abort', stop)
         client.disconnect()

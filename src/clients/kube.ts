@@ -1,3 +1,5 @@
+import http from 'node:http'
+import https from 'node:https'
 import type * as k8s from '@kubernetes/client-node'
 import { ExternalError, UserError } from '../engine/errors.js'
 import { apiStatus } from '../k8s/api.js'
@@ -46,6 +48,21 @@ class EksTokenAuth {
     opts.headers ??= {}
     opts.headers.Authorization = `Bearer ${this.cached.token}`
   }
+}
+
+export interface ServiceProxyRequest {
+  namespace: string
+  service: string
+  /** The Service's port number or name. */
+  port: number | string
+  scheme?: 'http' | 'https'
+  /** Path and query on the service ('api/v1/targets?state=active'). */
+  path: string
+  method?: string
+  /** Sent as JSON. */
+  body?: unknown
+  timeoutMs: number
+  signal?: AbortSignal
 }
 
 /**
@@ -150,6 +167,42 @@ export class KubeClients {
         }
       },
     })
+  }
+
+  /**
+   * An HTTP request to a Service through the API server's service proxy
+   * (/api/v1/namespaces/N/services/<scheme>:<name>:<port>/proxy/<path>), with this kubeconfig's
+   * credentials: reaches a ClusterIP Service (Prometheus, Alertmanager) from the engineer's
+   * machine without a port-forward, an ingress or a VPN route into the VPC. Needs RBAC `get` on
+   * services/proxy. The API server answers 503 when the Service has no ready endpoint.
+   */
+  async serviceProxy(req: ServiceProxyRequest): Promise<{ status: number; body: string; url: string }> {
+    const { kc } = await this.load()
+    const server = (kc.getCurrentCluster()?.server ?? '').replace(/\/+$/, '')
+    const path = req.path.replace(/^\/+/, '')
+    const url = `${server}/api/v1/namespaces/${req.namespace}/services/${req.scheme ?? 'http'}:${req.service}:${req.port}/proxy/${path}`
+    const opts: https.RequestOptions = { method: req.method ?? 'GET', headers: {} }
+    await kc.applyToHTTPSOptions(opts)
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body)
+    if (body) Object.assign(opts.headers!, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    const signal = AbortSignal.any([AbortSignal.timeout(req.timeoutMs), ...(req.signal ? [req.signal] : [])])
+    const where = this.settings.kubeconfig ?? 'your kubeconfig'
+    try {
+      return await new Promise((resolve, reject) => {
+        const r = (url.startsWith('https:') ? https : http).request(url, { ...opts, signal }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), url }))
+          res.on('error', reject)
+        })
+        r.on('error', reject)
+        r.end(body)
+      })
+    } catch (err) {
+      if ((err as { name?: string }).name === 'AbortError' && !req.signal?.aborted)
+        throw new ExternalError(`no answer within ${req.timeoutMs} ms from ${url}`, undefined, undefined, true)
+      throw translateKubeError(err, server, where)
+    }
   }
 
   async watch(): Promise<k8s.Watch> {

@@ -30,6 +30,11 @@ confirm on (production: type its name) or --yes.`)
     'dry-run': Flags.boolean({ description: "print each step's exact commands / API calls and whether it is already done; change nothing" }),
     yes: Flags.boolean({ char: 'y', description: 'answer yes to confirmations (required without a terminal or in CI)' }),
     'auto-rollback': Flags.boolean({ description: 'when a rollout or verification fails, roll back the services this run changed' }),
+    'rollback-past-migration': Flags.boolean({
+      description:
+        'with --auto-rollback: roll back even when k8s.migrate moved the schema in this run (otherwise a terminal asks you to type the environment name, and CI does not roll back)',
+      dependsOn: ['auto-rollback'],
+    }),
     json: jsonFlag,
   }
 
@@ -46,7 +51,9 @@ confirm on (production: type its name) or --yes.`)
       yes: flags.yes,
       json: flags.json,
       autoRollback: flags['auto-rollback'],
-      onFailure: rollbackChangedServices,
+      onFailure: rollbackChangedServices
+        ? (failed, err, ctx) => rollbackChangedServices(failed, err, ctx, { pastMigration: flags['rollback-past-migration'] })
+        : undefined,
     })
     if (flags.json) this.outJson({ ok: exitCode === 0, exitCode, ...report })
     else this.out(renderRunReport(report))

@@ -53,6 +53,36 @@ export function podFailures(pod: V1Pod): PodFailure[] {
   return out
 }
 
+/**
+ * How long a pod may stay Unschedulable before a rollout gives up on it. There is no cluster
+ * autoscaler to add a node, so only pods going away can make room; a short grace lets a
+ * rollout's surge pod wait for an old pod of another Deployment to finish terminating.
+ */
+export const UNSCHEDULABLE_GRACE_MS = 30_000
+
+/**
+ * A pod kube-scheduler cannot place (PodScheduled=False, Unschedulable), with the scheduler's
+ * reason ("0/3 nodes are available: 3 Insufficient cpu...") — once it has waited `graceMs`.
+ * Returns the moment it will count when it is still within the grace. Pure.
+ */
+export function unschedulable(pod: V1Pod, now: number, graceMs = UNSCHEDULABLE_GRACE_MS): { failure?: PodFailure; at?: number } {
+  const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')
+  if (!cond || pod.spec?.nodeName) return {}
+  const since = cond.lastTransitionTime ? new Date(cond.lastTransitionTime).getTime() : now
+  if (now - since < graceMs) return { at: since + graceMs }
+  return {
+    failure: {
+      namespace: pod.metadata?.namespace ?? '',
+      pod: pod.metadata?.name ?? '',
+      container: '(pod)',
+      reason: 'Unschedulable',
+      message: `${cond.message ?? 'no node fits'} — the nodes lack room for its requests (or it tolerates no node's taints); add nodes or lower the requests`,
+      restartCount: 0,
+      lastTermination: { message: `Pending, unschedulable for ${Math.round((now - since) / 1000)} s` },
+    },
+  }
+}
+
 function toIso(t: unknown): string | undefined {
   if (!t) return undefined
   return t instanceof Date ? t.toISOString() : String(t)
@@ -60,6 +90,7 @@ function toIso(t: unknown): string | undefined {
 
 /** One readable paragraph: pod, container, reason, restarts, the last termination and logs. */
 export function describeFailure(f: PodFailure): string {
+  if (f.reason === 'Unschedulable') return `pod ${f.namespace}/${f.pod}: Unschedulable (${f.lastTermination?.message ?? 'Pending'}): ${f.message ?? ''}`
   const parts = [`pod ${f.namespace}/${f.pod} container ${f.container}: ${f.reason}`, `restarts ${f.restartCount}`]
   if (f.message) parts.push(f.message)
   const lines = [parts.join('; ')]

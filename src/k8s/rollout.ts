@@ -2,7 +2,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node'
 import type { KubeClients } from '../clients/kube.js'
 import { StepFailedError } from '../engine/errors.js'
 import { liveList, type LiveList } from './informer.js'
-import { describeFailure, podFailures, withLogs, type PodFailure } from './pods.js'
+import { describeFailure, podFailures, unschedulable, UNSCHEDULABLE_GRACE_MS, withLogs, type PodFailure } from './pods.js'
 
 export interface RolloutStatus {
   name: string
@@ -77,6 +77,8 @@ export interface WaitForRolloutsOptions {
   failFast?: boolean
   /** How long to try for the failing container's last logs (default 1.5 s). */
   logTimeoutMs?: number
+  /** A new pod Unschedulable this long fails the rollout (default 30 s). */
+  unschedulableGraceMs?: number
 }
 
 export interface RolloutResult {
@@ -133,6 +135,12 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
       evaluate()
     })
   }
+  const rechecks: NodeJS.Timeout[] = []
+  const recheckAt = (at: number): void => {
+    const t = setTimeout(schedule, Math.max(0, at - Date.now()) + 50)
+    t.unref()
+    rechecks.push(t)
+  }
   const reconnect = (what: string) => (reason: string) => log(`watch on ${what} interrupted (${reason}); reconnecting`)
 
   let deployments: LiveList<V1Deployment> | undefined
@@ -177,8 +185,15 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
       // Only the new ReplicaSet's pods count, and only once the controller has seen the new spec:
       // an old revision's crash-looping pods must not fail a rollout that replaces them.
       const rs = currentReplicaSet(d, replicaSets.items())
-      const failures = failFast && rs && !st.done && specObserved(d) ? podsOf(rs, pods.items()).flatMap(podFailures) : []
+      const mine = failFast && rs && !st.done && specObserved(d) ? podsOf(rs, pods.items()) : []
+      const failures = mine.flatMap(podFailures)
       if (failures.length) return fail(name, failures)
+      // a pod no node can take: no event will come when its grace ends, so a timer looks again
+      const now = Date.now()
+      const pending = mine.map((p) => unschedulable(p, now, opts.unschedulableGraceMs ?? UNSCHEDULABLE_GRACE_MS))
+      const stuck = pending.flatMap((u) => (u.failure ? [u.failure] : []))
+      if (stuck.length) return fail(name, stuck, 'cannot be scheduled')
+      for (const u of pending) if (u.at) recheckAt(u.at)
       if (st.failed) {
         const stuck = rs ? podsOf(rs, pods.items()).flatMap(podFailures) : []
         if (stuck.length) return fail(name, stuck, `failed (${st.failed})`)
@@ -249,6 +264,7 @@ export async function waitForRollouts(kube: KubeClients, opts: WaitForRolloutsOp
     return await result
   } finally {
     clearTimeout(timer)
+    rechecks.forEach(clearTimeout)
     opts.signal?.removeEventListener('abort', onAbort)
     await Promise.all([deployments?.stop(), replicaSets?.stop(), pods?.stop()])
   }

@@ -16,6 +16,7 @@ import { awsConfigFor, startMoto } from './components/moto.js'
 import { startRoute53Guard } from './components/route53-guard.js'
 import { accessEntriesFrom, startEksAuthenticator } from './components/eks-authenticator.js'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
+import { eksNodesFor } from './components/eks-nodes.js'
 import { startNodeSimulator } from './components/node-simulator.js'
 import { freePort } from './components/ports.js'
 import { startPostgres } from './components/postgres.js'
@@ -30,6 +31,7 @@ import { startAutoscaler } from './controllers/autoscaler.js'
 import { runEsoWithDeployment } from './controllers/external-secrets-operator.js'
 import { startRdsDataPlane } from './controllers/rds-data-plane.js'
 import { startStandinEnv } from './controllers/standin-env.js'
+import { registerEbsCsiDriver, startEbsProvisioner } from './controllers/ebs-provisioner.js'
 import { route53Records } from './dns-route53.js'
 import { watchEndpointReadiness } from './endpoint-readiness.js'
 import { ownedPrefix, startGateway, type Upstream } from './gateway.js'
@@ -129,7 +131,10 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'], tokenWebhookUrl: authn.url })
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
-        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig() })
+        // the environment's node groups with EKS's allocatable resources: what would not fit on EKS stays Pending here
+        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig(), nodes: eksNodesFor(o.env.region, o.env.terraformVars), volumeBinding: true })
+        // what terraform's aws-ebs-csi-driver add-on registers (the sandbox's terraform creates nothing real)
+        await registerEbsCsiDriver(k.kubeConfig())
         stops.push({ name: 'node simulator', stop: sim.stop })
         return { kubeconfigPath: k.kubeconfigPath, kc: k.kubeConfig(), builtin: true }
       }),
@@ -308,6 +313,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       log: o.log,
     })
     stops.push({ name: 'autoscaler', stop: autoscaler.stop })
+    const provisioner = await startEbsProvisioner(cluster.kc, { log: o.log })
+    stops.push({ name: 'ebs provisioner', stop: provisioner.stop })
     const ci = startCiPublisher({
       aws,
       repositories: o.catalog.services.map((s) => s.ecrRepository),

@@ -42,6 +42,29 @@ function writeGoLive(imageTags: Record<string, string>, project: K8sProject = p)
   writeFileSync(join(project.root, 'runbooks', 'go-live.yaml'), stringify(rb))
 }
 
+/** The same, with the release's migration between the apply and the rollout wait (as in go-live: the schema moves before verification). */
+function writeGoLiveWithMigration(imageTags: Record<string, string>): void {
+  const rb = {
+    name: 'go-live',
+    title: 'go-live (Kubernetes part, with the migration)',
+    description: 'k8s.namespaces, k8s.deploy with image overrides, k8s.migrate, k8s.rollout',
+    phases: [
+      {
+        id: 'kubernetes',
+        number: 5,
+        title: 'Kubernetes deployment',
+        steps: [
+          { uses: 'k8s.namespaces' },
+          { uses: 'k8s.deploy', with: { imageTags } },
+          { uses: 'k8s.migrate', with: { timeoutSeconds: 120 } },
+          { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } },
+        ],
+      },
+    ],
+  }
+  writeFileSync(join(p.root, 'runbooks', 'go-live.yaml'), stringify(rb))
+}
+
 function audit(): AuditEntry[] {
   return readFileSync(join(p.home, 'state', `${ENV}.audit.jsonl`), 'utf8')
     .trim()
@@ -107,6 +130,21 @@ describe.skipIf(!kube)('deploy --auto-rollback restores what the failed run chan
     expect((JSON.parse(r.stdout) as DeployJson).rollback).toBeUndefined()
     const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'deal-service', namespace: p.namespace })
     expect(d.spec?.template.spec?.containers[0]?.image).toBe(`${REGISTRY}/deal-service:v1.0.2-crash`)
+  })
+
+  it('never rolls back past a migration unasked: in CI it says so and leaves the release (#16 item 1)', async () => {
+    writeGoLiveWithMigration({ 'user-service': 'v1.0.3-crash' })
+    const r = await runCli(['deploy', '--env', ENV, '--yes', '--auto-rollback', '--json'], { ...p.env, CI: 'true' }, { timeoutMs: 170_000 })
+    expect(r.code).toBe(1)
+    const report = JSON.parse(r.stdout) as DeployJson
+    expect(report.error?.step).toBe('k8s.rollout')
+    expect(report.rollback).toMatch(
+      /^NOT rolled back: k8s\.migrate moved the database schema forward in this run \(Job db-migration-v1-0-0\); the previous images would run against the new schema\. Roll forward with a fix, or roll back deliberately: `autolytiq rollback --env test --service <name>` \(or deploy with --auto-rollback --rollback-past-migration\)$/,
+    )
+    const d = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'user-service', namespace: p.namespace })
+    expect(d.spec?.template.spec?.containers[0]?.image).toBe(`${REGISTRY}/user-service:v1.0.3-crash`)
+    const mine = audit().filter((e) => e.runId === report.runId && e.action === 'rollback.auto')
+    expect(mine.map((e) => e.result)).toEqual(['skipped'])
   })
 
   it('a first deploy that fails has no rollback point: a clear message, nothing changed by the rollback', async () => {

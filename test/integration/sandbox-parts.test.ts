@@ -11,7 +11,17 @@ import type { AddressInfo } from 'node:net'
 import { Resolver } from 'node:dns/promises'
 import { ChangeResourceRecordSetsCommand, CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53'
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, NetworkingV1Api, type KubernetesObject } from '@kubernetes/client-node'
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  NetworkingV1Api,
+  type KubernetesObject,
+} from '@kubernetes/client-node'
+import { parseAllDocuments } from 'yaml'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { watchUntil } from '../harness/kube-wait.js'
 import { awsConfigFor } from '../harness/moto.js'
@@ -28,6 +38,7 @@ import { route53Records } from '../../src/sandbox/dns-route53.js'
 import { runEsoWithDeployment } from '../../src/sandbox/controllers/external-secrets-operator.js'
 import { esoInstall } from '../harness/external-secrets.js'
 import { albHostname, startAlbController } from '../../src/sandbox/controllers/alb.js'
+import { NO_METRICS_API, startAutoscaler } from '../../src/sandbox/controllers/autoscaler.js'
 import { loadCatalog } from '../../src/config/catalog.js'
 
 const id = randomBytes(3).toString('hex')
@@ -424,5 +435,63 @@ describe.skipIf(!kube || !aws)('External Secrets and ALB controllers', () => {
       'k8s-test.us-east-1.elb.amazonaws.com',
     )
     expect((await kc.makeApiClient(NetworkingV1Api).readNamespacedIngress({ name: 'api', namespace })).status?.loadBalancer?.ingress).toHaveLength(1)
+  })
+})
+
+describe.skipIf(!kube)('metrics-server and the HPAs (#16 item 2)', () => {
+  const namespace = `sbx-hpa-${id}`
+  let kc: KubeConfig
+  let autoscaler: { stop(): void } | undefined
+
+  beforeAll(async () => {
+    kc = kubeConfig()
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } })
+  })
+  afterAll(async () => {
+    autoscaler?.stop()
+    await kc
+      .makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: namespace })
+      .catch(() => {})
+  })
+
+  test('HPAs get no metrics until metrics-server is installed (EKS ships none); the bounds hold either way', async () => {
+    const [deployment, service] = workload(namespace, 'web', 'autolytiq/web:v1')
+    const spec = (deployment as { spec: { template: { spec: { containers: { resources?: unknown }[] } } } }).spec
+    spec.template.spec.containers[0]!.resources = { requests: { cpu: '100m', memory: '64Mi' } }
+    await apply(kc, [
+      deployment!,
+      service!,
+      {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: 'web', namespace },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+          minReplicas: 2,
+          maxReplicas: 3,
+          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+        },
+      } as KubernetesObject,
+    ])
+    autoscaler = await startAutoscaler(kc, { namespace, pidOf: () => process.pid, log: () => {}, intervalMs: 300, metricsServerNamespace: namespace })
+    const hpaApi = kc.makeApiClient(AutoscalingV2Api)
+    const hpa = () => hpaApi.readNamespacedHorizontalPodAutoscaler({ name: 'web', namespace })
+    const scalingActive = async () => (await hpa()).status?.conditions?.find((c) => c.type === 'ScalingActive')
+
+    // the HPA controller (kube-controller-manager) enforces minReplicas without metrics...
+    await expect
+      .poll(async () => (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'web', namespace })).spec?.replicas, { timeout: 30_000 })
+      .toBe(2)
+    // ...but without the metrics API it cannot compute a count: what `kubectl describe hpa` shows on a bare EKS cluster
+    await expect.poll(async () => (await scalingActive())?.reason, { timeout: 30_000 }).toBe('FailedGetResourceMetric')
+    await new Promise((r) => setTimeout(r, 1000)) // several resyncs: still nothing
+    expect((await hpa()).status?.currentMetrics ?? []).toEqual([])
+    expect((await scalingActive())?.message).toBe(NO_METRICS_API)
+
+    // helm.metrics-server's Deployment becomes available: metrics flow
+    await apply(kc, workload(namespace, 'metrics-server', 'registry.k8s.io/metrics-server/metrics-server:v0.7.2'))
+    await expect.poll(async () => (await hpa()).status?.currentMetrics?.length ?? 0, { timeout: 30_000 }).toBeGreaterThan(0)
+    expect(await scalingActive()).toMatchObject({ status: 'True', reason: 'ValidMetricFound' })
   })
 })

@@ -92,15 +92,13 @@ describe('Prometheus', () => {
     expect(r.detail).toMatch(/^1 firing: TargetDown \(critical\) on deal-service since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
   })
 
-  it('fails with connection refused when Prometheus is not there, warns when not configured', async () => {
+  // Without prometheusUrl the check goes through the API server's service proxy:
+  // test/integration/monitoring-proxy.test.ts
+  it('fails with connection refused when Prometheus is not there', async () => {
     const port = await freePort()
     expect(await one(prometheusTargetsCheck(5000), { prometheusUrl: `http://127.0.0.1:${port}` })).toMatchObject({
       status: 'fail',
       detail: `connection refused by 127.0.0.1:${port} (nothing listening)`,
-    })
-    expect(await one(prometheusTargetsCheck(5000), {})).toMatchObject({
-      status: 'warn',
-      detail: 'prometheusUrl is not set for test in autolytiq.yaml; not checked',
     })
   })
 })

@@ -56,6 +56,8 @@ describe.each(ENVS)('overlay %s', (envName) => {
     for (const o of objs.filter((x) => !['Namespace', 'ClusterSecretStore'].includes(x.kind)))
       expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe(env.namespace)
     expect(find(objs, 'Namespace', env.namespace)?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted')
+    // #16 item 14: the ALB controller injects its target-health readiness gate only where asked
+    expect(find(objs, 'Namespace', env.namespace)?.metadata.labels?.['elbv2.k8s.aws/pod-readiness-gate-inject']).toBe('enabled')
     expect(find(objs, 'ClusterSecretStore', 'aws-secrets-manager')?.metadata.namespace).toBeUndefined()
     const ing = find(objs, 'Ingress', 'autolytiq-ingress') as Any
     expect(ing.spec.rules[0].host).toBe(env.apiDomain)
@@ -119,6 +121,10 @@ describe('base: each catalog Deployment', () => {
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })
     // SMTP credentials only where mail is sent (issue 16 item 17)
     expect(c.envFrom).toEqual([{ secretRef: { name: 'autolytiq-secrets' } }, ...(name === 'email-service' ? [{ secretRef: { name: 'autolytiq-smtp' } }] : [])])
+    // #16 item 14: keep serving while the ALB deregisters the pod, then get time to drain
+    const pause = c.lifecycle?.preStop?.sleep?.seconds
+    expect(pause, 'preStop sleep (no shell needed in the image)').toBeGreaterThanOrEqual(15)
+    expect(pod.terminationGracePeriodSeconds, 'grace covers the pause and a drain').toBeGreaterThanOrEqual(pause + 30)
 
     const service = find(objs, 'Service', name) as Any
     expect(service.spec.ports).toEqual([{ name: 'http', port: svc.port, targetPort: 'http' }])
@@ -128,6 +134,32 @@ describe('base: each catalog Deployment', () => {
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name })
     const pdb = find(objs, 'PodDisruptionBudget', name) as Any
     expect(pdb.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': name })
+  })
+
+  it('the ALB drains a target for less time than a pod takes to stop', async () => {
+    const objs = await build('k8s/base')
+    const ing = find(objs, 'Ingress', 'autolytiq-ingress') as Any
+    const m = /deregistration_delay\.timeout_seconds=(\d+)/.exec(ing.metadata.annotations['alb.ingress.kubernetes.io/target-group-attributes'] ?? '')
+    expect(m, 'deregistration delay set (the default is 300 s)').not.toBeNull()
+    for (const d of objs.filter((o) => o.kind === 'Deployment' && catalog.names.includes(o.metadata.name)) as Any[])
+      expect(d.spec.template.spec.terminationGracePeriodSeconds, d.metadata.name).toBeGreaterThanOrEqual(Number(m![1]))
+  })
+
+  it('every autolytiq container with a read-only root filesystem has a writable /tmp (#16 item 18)', async () => {
+    const job = parseManifests(readFileSync(join(REPO, 'k8s/jobs/db-migration.yaml'), 'utf8'), 'k8s/jobs/db-migration.yaml')
+    const pods: [string, Any][] = [...(await build('k8s/base')), ...job].flatMap((o: Any) => {
+      const spec = o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec?.template?.spec
+      return spec ? [[`${o.kind} ${o.metadata.name}`, spec] as [string, Any]] : []
+    })
+    const checked: string[] = []
+    for (const [what, spec] of pods)
+      for (const c of spec.containers.filter((x: Any) => String(x.image).startsWith('autolytiq/') && x.securityContext?.readOnlyRootFilesystem)) {
+        const mount = (c.volumeMounts ?? []).find((m: Any) => m.mountPath === '/tmp')
+        expect(mount, `${what}: /tmp mount`).toBeDefined()
+        expect(spec.volumes.find((v: Any) => v.name === mount.name)?.emptyDir, `${what}: /tmp is an emptyDir`).toBeDefined()
+        checked.push(what)
+      }
+    expect(checked).toContain('Job db-migration')
   })
 
   it('ingress is denied by default and opened only for the ALB, the namespace and Prometheus', async () => {

@@ -1,13 +1,31 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { ApiException, CoreV1Api, type KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node'
+import {
+  ApiException,
+  CoreV1Api,
+  StorageV1Api,
+  type KubeConfig,
+  makeInformer,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Container,
+  type V1Pod,
+} from '@kubernetes/client-node'
+import type { SimNodeSpec } from './eks-nodes.js'
+import { place, quantity, usage, type SchedNode } from './scheduling.js'
 
 /**
  * Stands in for a kubelet (there is none: no container runtime here). Watches pods through an
  * informer and drives them the way a kubelet and scheduler would, so the real controllers
  * (Deployment, ReplicaSet, Job, EndpointSlice, namespace) react to real status changes:
  *
- *   - registers a Ready Node (default `sim-node-1`) with capacity/allocatable
- *   - binds every unscheduled pod to it (Binding subresource)
+ *   - registers Ready Nodes: by default one roomy `sim-node-1` (the test harness shares it);
+ *     the sandbox passes the environment's EKS node groups (src/sandbox/components/eks-nodes.ts:
+ *     instance types, allocatable CPU/memory/pods as the EKS AMI reports them, the database
+ *     group's taint)
+ *   - schedules every unscheduled pod like kube-scheduler's filters (src/sandbox/components/scheduling.ts:
+ *     requests against allocatable, taints, node selectors) and binds it (Binding subresource);
+ *     a pod that fits nowhere stays Pending with PodScheduled=False/Unschedulable and a
+ *     FailedScheduling event carrying kube-scheduler's message, and is retried when pods go away
  *   - patches pod status (status subresource) to what the image asks for:
  *       tag contains `missing`  -> Pending, waiting ImagePullBackOff
  *       tag contains `crash`    -> Running, not ready, waiting CrashLoopBackOff, restartCount +1
@@ -20,14 +38,30 @@ import { ApiException, CoreV1Api, type KubeConfig, makeInformer, PatchStrategy, 
  *   - records Events (Scheduled, Pulled/Started, BackOff, Failed) like a kubelet would
  *
  * Not simulated: container logs (`kubectl logs` needs a kubelet to proxy to), exec,
- * port-forward, probes, resource accounting, OnFailure restarts of Job containers.
+ * port-forward, probes, actual resource usage, preemption, OnFailure restarts of Job containers.
  */
 
 export type SimulatedOutcome = 'running' | 'crash' | 'image-pull-backoff' | 'succeeded' | 'failed'
 
 export interface NodeSimulatorOptions {
   kubeConfig: KubeConfig
+  /** The single default node's name (when `nodes` is not given). */
   nodeName?: string
+  /** The nodes to register (default: one node with 32 CPUs and 128Gi, room for any test). */
+  nodes?: SimNodeSpec[]
+  /**
+   * Pods whose spec.schedulerName is this are the ones it schedules (default `default-scheduler`,
+   * what the API server fills in): a second simulator with its own nodes can share a cluster.
+   */
+  schedulerName?: string
+  /**
+   * Honour PersistentVolumeClaims like kube-scheduler's VolumeBinding plugin (the sandbox): a pod
+   * whose claim is unbound and not WaitForFirstConsumer stays Unschedulable; for a
+   * WaitForFirstConsumer claim the chosen node is written to the claim
+   * (volume.kubernetes.io/selected-node) and the pod is bound once the claim is. Default off: the
+   * test harness has no provisioner.
+   */
+  volumeBinding?: boolean
   /** How often a crash-looping container's restartCount goes up (default 1000 ms). */
   crashRestartIntervalMs?: number
   /** Parallel API calls (default 16). */
@@ -37,9 +71,11 @@ export interface NodeSimulatorOptions {
 }
 
 export interface NodeSimulator {
+  /** The first node's name. */
   nodeName: string
+  nodeNames: string[]
   /** Counters, and the last few API errors (retried automatically). */
-  stats(): { bound: number; statusPatched: number; deleted: number; restarts: number; errors: string[] }
+  stats(): { bound: number; unschedulable: number; statusPatched: number; deleted: number; restarts: number; errors: string[] }
   stop(): Promise<void>
 }
 
@@ -68,16 +104,58 @@ const apiCode = (err: unknown) => (err instanceof ApiException ? err.code : unde
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 
 export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<NodeSimulator> {
-  const nodeName = opts.nodeName ?? 'sim-node-1'
-  const nodeIP = '10.0.1.1'
+  const specs = opts.nodes?.length ? opts.nodes : [roomyNode(opts.nodeName ?? 'sim-node-1')]
+  const nodes: (SchedNode & { ip: string })[] = specs.map((n, i) => ({
+    name: n.name,
+    ip: `10.0.1.${i + 1}`,
+    labels: n.labels,
+    taints: n.taints,
+    allocatable: {
+      cpu: quantity(n.resources.allocatable.cpu),
+      memory: quantity(n.resources.allocatable.memory),
+      pods: quantity(n.resources.allocatable.pods),
+    },
+  }))
+  const nodeIPs = new Map(nodes.map((n) => [n.name, n.ip]))
+  const schedulerName = opts.schedulerName ?? 'default-scheduler'
+  const storage = opts.kubeConfig.makeApiClient(StorageV1Api)
+  const preemption = `preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.`
+
+  /** VolumeBinding: 'ok', the claims still waiting for their first consumer, or why no node can take the pod. */
+  const volumes = async (pod: V1Pod): Promise<{ unschedulable?: string; delayed: string[] }> => {
+    const ns = pod.metadata?.namespace ?? ''
+    const claims = (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []))
+    const delayed: string[] = []
+    for (const claim of claims) {
+      let pvc
+      try {
+        pvc = await core.readNamespacedPersistentVolumeClaim({ name: claim, namespace: ns })
+      } catch (err) {
+        if (apiCode(err) === 404)
+          return { unschedulable: `0/${nodes.length} nodes are available: persistentvolumeclaim "${claim}" not found. ${preemption}`, delayed }
+        throw err
+      }
+      if (pvc.status?.phase === 'Bound') continue
+      const className = pvc.spec?.storageClassName
+      const sc = className ? await storage.readStorageClass({ name: className }).catch(() => undefined) : undefined
+      if (sc?.volumeBindingMode === 'WaitForFirstConsumer') delayed.push(claim)
+      else return { unschedulable: `0/${nodes.length} nodes are available: pod has unbound immediate PersistentVolumeClaims. ${preemption}`, delayed }
+    }
+    return { delayed }
+  }
   const core = opts.kubeConfig.makeApiClient(CoreV1Api)
   const concurrency = opts.concurrency ?? 16
   const crashEvery = opts.crashRestartIntervalMs ?? 1000
-  const counters = { bound: 0, statusPatched: 0, deleted: 0, restarts: 0 }
+  const counters = { bound: 0, unschedulable: 0, statusPatched: 0, deleted: 0, restarts: 0 }
   const errors: string[] = []
   let stopped = false
 
-  await registerNode(core, nodeName, nodeIP)
+  for (const [i, n] of specs.entries()) await registerNode(core, n, nodes[i]!.ip)
+  // pods bound by this process whose binding the informer has not shown yet (kube-scheduler's
+  // "assumed" pods): two pods scheduled back to back must not both take the last free CPU
+  const assumed = new Map<string, { uid: string; node: string }>()
+  // pods waiting for room: looked at again whenever a pod goes away or finishes
+  const waiting = new Set<string>()
 
   // --- per-pod bookkeeping (keyed by uid) ---
   let nextIp = 2
@@ -153,7 +231,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
           reason,
           message,
           type,
-          source: { component, host: component === 'kubelet' ? nodeName : undefined },
+          source: { component, host: component === 'kubelet' ? pod.spec?.nodeName : undefined },
           firstTimestamp: ts,
           lastTimestamp: ts,
           count: 1,
@@ -168,8 +246,9 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
     if (!pod?.metadata?.uid) return
     const uid = pod.metadata.uid
 
+    const onOurNode = nodeIPs.has(pod.spec?.nodeName ?? '')
     if (pod.metadata.deletionTimestamp) {
-      if (deleteRequested.has(uid)) return
+      if (deleteRequested.has(uid) || !onOurNode) return
       stopCrashLoop(uid)
       try {
         await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 })
@@ -181,20 +260,64 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
       return
     }
     if (!pod.spec?.nodeName) {
+      if ((pod.spec?.schedulerName ?? 'default-scheduler') !== schedulerName) return
+      if (assumed.get(key)?.uid === uid) return // bound a moment ago; the informer catches up
+      const pods = informer.list().map((p) => {
+        const a = p.spec?.nodeName ? undefined : assumed.get(keyOf(p))
+        return a?.uid === p.metadata?.uid ? { ...p, spec: { ...p.spec!, nodeName: a!.node } } : p
+      })
+      // decided and reserved synchronously: no other pod can take the room in between
+      const claims = opts.volumeBinding ? await volumes(pod) : { delayed: [] }
+      const where = claims.unschedulable ? { unschedulable: claims.unschedulable } : place(pod, nodes, usage(pods))
+      if (!('unschedulable' in where) && claims.delayed.length) {
+        // the scheduler picks the node, the provisioner makes the volume there; the pod is bound after
+        waiting.add(key)
+        for (const claim of claims.delayed)
+          await core.patchNamespacedPersistentVolumeClaim(
+            { name: claim, namespace, body: { metadata: { annotations: { 'volume.kubernetes.io/selected-node': where.node } } } },
+            mergePatch,
+          )
+        return
+      }
+      if ('unschedulable' in where) {
+        waiting.add(key)
+        const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')
+        if (cond?.status === 'False' && cond.reason === 'Unschedulable' && cond.message === where.unschedulable) return
+        await core.patchNamespacedPodStatus(
+          {
+            name,
+            namespace,
+            body: {
+              status: {
+                phase: 'Pending',
+                conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: where.unschedulable, lastTransitionTime: now() }],
+              },
+            },
+          },
+          mergePatch,
+        )
+        counters.unschedulable++
+        void event(pod, 'Warning', 'FailedScheduling', where.unschedulable, 'default-scheduler')
+        return
+      }
+      waiting.delete(key)
+      assumed.set(key, { uid, node: where.node })
       try {
         await core.createNamespacedPodBinding({
           name,
           namespace,
-          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid }, target: { apiVersion: 'v1', kind: 'Node', name: nodeName } },
+          body: { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid }, target: { apiVersion: 'v1', kind: 'Node', name: where.node } },
         })
         counters.bound++
-        void event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${nodeName}`, 'default-scheduler')
+        void event(pod, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${where.node}`, 'default-scheduler')
       } catch (err) {
+        assumed.delete(key)
         if (apiCode(err) !== 409) throw err // 409: already bound, the next event shows it
       }
       return
     }
-    if (pod.spec.nodeName !== nodeName) return
+    assumed.delete(key)
+    if (!nodeIPs.has(pod.spec.nodeName)) return
     if ((pod.status?.containerStatuses ?? []).length > 0) return // already simulated
 
     await core.patchNamespacedPodStatus({ name, namespace, body: { status: podStatus(pod, 0) } }, mergePatch)
@@ -303,10 +426,11 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
             reason: terminal ? 'PodCompleted' : 'ContainersNotReady',
             ...(terminal ? {} : { message: `containers with unready status: [${notReady.join(' ')}]` }),
           }
+    const hostIP = nodeIPs.get(pod.spec?.nodeName ?? '') ?? '10.0.1.1'
     return {
       phase,
-      hostIP: nodeIP,
-      hostIPs: [{ ip: nodeIP }],
+      hostIP,
+      hostIPs: [{ ip: hostIP }],
       podIP: ip,
       podIPs: [{ ip }],
       startTime: start,
@@ -359,9 +483,23 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
     deleteRequested.delete(uid)
   }
 
+  // room freed (a pod deleted, finished or terminating): pods waiting for it are scheduled again
+  const retryWaiting = (): void => [...waiting].forEach(add)
+  const frees = (pod: V1Pod): boolean => Boolean(pod.metadata?.deletionTimestamp) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
+  // claims bind without a pod event: pods waiting on volumes are looked at again every second
+  const volumeRetry = opts.volumeBinding ? setInterval(() => waiting.size && retryWaiting(), 1000) : undefined
+  volumeRetry?.unref()
   informer.on('add', (pod) => add(keyOf(pod)))
-  informer.on('update', (pod) => add(keyOf(pod)))
-  informer.on('delete', forget)
+  informer.on('update', (pod) => {
+    add(keyOf(pod))
+    if (waiting.size && frees(pod)) retryWaiting()
+  })
+  informer.on('delete', (pod) => {
+    forget(pod)
+    assumed.delete(keyOf(pod))
+    waiting.delete(keyOf(pod))
+    if (waiting.size) retryWaiting()
+  })
   // The informer stops on a watch error (e.g. apiserver restart): restart it unless stopping.
   informer.on('error', (err: unknown) => {
     if (stopped) return
@@ -373,10 +511,12 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   await informer.start()
 
   return {
-    nodeName,
+    nodeName: nodes[0]!.name,
+    nodeNames: nodes.map((n) => n.name),
     stats: () => ({ ...counters, errors: [...errors] }),
     async stop() {
       stopped = true
+      clearInterval(volumeRetry)
       for (const uid of [...crashTimers.keys()]) stopCrashLoop(uid)
       await informer.stop()
       if (active > 0) await new Promise<void>((resolve) => (idle = resolve))
@@ -384,23 +524,31 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   }
 }
 
-/** Creates (or takes over) the simulated node and reports it Ready. */
-async function registerNode(core: CoreV1Api, name: string, ip: string): Promise<void> {
-  const labels = {
-    'kubernetes.io/hostname': name,
-    'kubernetes.io/os': 'linux',
-    'kubernetes.io/arch': 'amd64',
-    'topology.kubernetes.io/region': 'us-east-1',
-    'topology.kubernetes.io/zone': 'us-east-1a',
-    'node.kubernetes.io/instance-type': 'simulated',
+/** The test harness's node: room for every test's pods at once, no taints. */
+function roomyNode(name: string): SimNodeSpec {
+  const resources = { cpu: '32', memory: '128Gi', pods: '250' }
+  return {
+    name,
+    instanceType: 'simulated',
+    labels: { 'topology.kubernetes.io/region': 'us-east-1', 'topology.kubernetes.io/zone': 'us-east-1a', 'node.kubernetes.io/instance-type': 'simulated' },
+    taints: [],
+    resources: { capacity: resources, allocatable: resources },
   }
+}
+
+/** Creates (or takes over) a simulated node and reports it Ready. */
+async function registerNode(core: CoreV1Api, spec: SimNodeSpec, ip: string): Promise<void> {
+  const name = spec.name
+  const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...spec.labels }
+  const taints = spec.taints.length ? spec.taints : undefined
   try {
-    await core.createNode({ body: { metadata: { name, labels } } })
+    await core.createNode({ body: { metadata: { name, labels }, spec: { taints } } })
   } catch (err) {
     if (apiCode(err) !== 409) throw err
+    await core.patchNode({ name, body: { metadata: { labels }, spec: { taints: taints ?? null } } }, mergePatch)
   }
   const t = now()
-  const resources = { cpu: '32', memory: '128Gi', pods: '250', 'ephemeral-storage': '200Gi' }
+  const storage = { 'ephemeral-storage': '200Gi' }
   const cond = (type: string, status: string, reason: string, message: string) => ({
     type,
     status,
@@ -414,8 +562,8 @@ async function registerNode(core: CoreV1Api, name: string, ip: string): Promise<
       name,
       body: {
         status: {
-          capacity: resources,
-          allocatable: resources,
+          capacity: { ...spec.resources.capacity, ...storage },
+          allocatable: { ...spec.resources.allocatable, ...storage },
           conditions: [
             cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
             cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),

@@ -8,6 +8,7 @@ import {
   type V2HorizontalPodAutoscaler,
   type V2MetricStatus,
 } from '@kubernetes/client-node'
+import { controllerDeployed } from './gate.js'
 import { startReconciler } from './reconciler.js'
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
@@ -36,9 +37,16 @@ export function parseQuantity(q: string | undefined): number | undefined {
   return f === undefined ? undefined : Number(m[1]) * f
 }
 
+/** What the real HPA controller says when the resource metrics API is not there (no metrics-server). */
+export const NO_METRICS_API =
+  'the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)'
+
 /**
  * Plays metrics-server and the HPA controller, which need a kubelet the sandbox does not have.
- * The usage is real: each service's CPU and memory are those of the stand-in process serving it
+ * The HPA controller is part of kube-controller-manager, so it always runs: it keeps replicas
+ * within the bounds. Metrics come only once the runbook has installed metrics-server (its
+ * Deployment is available), as on EKS, which ships none: until then each HPA reports
+ * ScalingActive=False / FailedGetResourceMetric and no current metrics. The usage is real: each service's CPU and memory are those of the stand-in process serving it
  * (/proc), divided over the Deployment's ready replicas, as utilization of the pod requests. Like
  * the real controller it keeps each Deployment within the HPA's min/max replicas and writes
  * status (current metrics, replicas, conditions). It scales on the bounds only, never on load:
@@ -46,14 +54,21 @@ export function parseQuantity(q: string | undefined): number | undefined {
  */
 export async function startAutoscaler(
   kc: KubeConfig,
-  opts: { namespace: string; pidOf(service: string): number | undefined; log(m: string): void; intervalMs?: number },
+  opts: {
+    namespace: string
+    pidOf(service: string): number | undefined
+    log(m: string): void
+    intervalMs?: number
+    /** Where to look for metrics-server's Deployment (default: any namespace; tests use their own). */
+    metricsServerNamespace?: string
+  },
 ): Promise<{ stop(): void }> {
   const hpaApi = kc.makeApiClient(AutoscalingV2Api)
   const apps = kc.makeApiClient(AppsV1Api)
   const last = new Map<string, { at: number; cpuSeconds: number }>()
   const namespace = opts.namespace
 
-  const reconcileOne = async (hpa: V2HorizontalPodAutoscaler): Promise<void> => {
+  const reconcileOne = async (hpa: V2HorizontalPodAutoscaler, metricsServer: boolean): Promise<void> => {
     const name = hpa.metadata?.name ?? ''
     const target = hpa.spec?.scaleTargetRef
     if (!target || target.kind !== 'Deployment') return
@@ -72,6 +87,37 @@ export async function startAutoscaler(
       opts.log(`autoscaler: ${target.name} ${replicas} -> ${desired} replicas (HPA bounds ${min}-${max})`)
     }
 
+    if (!metricsServer) {
+      const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')
+      if (active?.status === 'False' && active.reason === 'FailedGetResourceMetric' && !hpa.status?.currentMetrics?.length) return
+      const t = new Date()
+      await hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
+        {
+          name,
+          namespace,
+          body: {
+            status: {
+              currentReplicas: deployment.status?.replicas ?? replicas,
+              desiredReplicas: desired,
+              currentMetrics: null,
+              conditions: [
+                {
+                  type: 'AbleToScale',
+                  status: 'True',
+                  reason: 'SucceededGetScale',
+                  message: "the HPA controller was able to get the target's current scale",
+                  lastTransitionTime: t,
+                },
+                { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: NO_METRICS_API, lastTransitionTime: t },
+              ],
+            },
+          },
+        },
+        mergePatch,
+      )
+      last.delete(target.name)
+      return
+    }
     const pid = opts.pidOf(target.name)
     const usage = pid ? processUsage(pid) : undefined
     const ready = Math.max(1, deployment.status?.readyReplicas ?? 0)
@@ -137,7 +183,8 @@ export async function startAutoscaler(
       } catch {
         return // namespace not created yet
       }
-      for (const hpa of list.items) await reconcileOne(hpa)
+      const metricsServer = await controllerDeployed(apps, 'metrics-server', opts.metricsServerNamespace)
+      for (const hpa of list.items) await reconcileOne(hpa, metricsServer)
     },
   })
   reconciler.enqueue('all')

@@ -6,7 +6,8 @@ import type { AppsV1Api } from '@kubernetes/client-node'
  * runbook's order meaningful: no Ingress address before helm.alb-controller, no synced secret
  * before helm.external-secrets.
  */
-export async function controllerDeployed(apps: AppsV1Api, appName: string): Promise<boolean> {
-  const list = await apps.listDeploymentForAllNamespaces({ labelSelector: `app.kubernetes.io/name=${appName}` })
+export async function controllerDeployed(apps: AppsV1Api, appName: string, namespace?: string): Promise<boolean> {
+  const labelSelector = `app.kubernetes.io/name=${appName}`
+  const list = namespace ? await apps.listNamespacedDeployment({ namespace, labelSelector }) : await apps.listDeploymentForAllNamespaces({ labelSelector })
   return list.items.some((d) => (d.status?.availableReplicas ?? 0) > 0)
 }

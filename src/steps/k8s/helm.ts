@@ -277,3 +277,22 @@ export const helmExternalSecrets = helmReleaseStep({
     },
   }),
 })
+
+/**
+ * EKS ships no metrics-server: without it every HPA reports FailedGetResourceMetric, never scales,
+ * and the go-live checklist's `hpa` item can never pass. The upstream chart registers the
+ * v1beta1.metrics.k8s.io APIService the HPA controller reads.
+ */
+export const helmMetricsServer = helmReleaseStep({
+  id: 'helm.metrics-server',
+  title: 'metrics-server for the HPAs (Helm)',
+  description:
+    'EKS does not ship metrics-server: helm upgrade --install metrics-server/metrics-server in kube-system (the metrics.k8s.io API the HorizontalPodAutoscalers read); waits for it; records the previous revision.',
+  release: 'metrics-server',
+  namespace: 'kube-system',
+  repo: 'https://kubernetes-sigs.github.io/metrics-server/',
+  chart: 'metrics-server',
+  version: '3.12.2',
+  sandboxChart: 'k8s/sandbox-charts/metrics-server',
+  values: () => ({ apiService: { create: true } }),
+})

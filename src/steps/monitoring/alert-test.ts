@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { provedOnNow, staleBecause } from '../verify/proved-on.js'
-import { ExternalError, StepFailedError, UserError } from '../../engine/errors.js'
+import { ExternalError, StepFailedError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
+import { monitoringBase, monitoringRequest } from '../../checks/monitoring-endpoint.js'
 import { SYNTHETIC_ALERT } from './alertmanager-config.js'
 
 const params = z
@@ -20,20 +21,10 @@ interface ListedAlert {
   status?: { state?: string }
 }
 
-function alertmanagerUrl(ctx: Context): string {
-  if (!ctx.env.alertmanagerUrl)
-    throw new UserError(
-      `no alertmanagerUrl for ${ctx.envName} in autolytiq.yaml`,
-      'set alertmanagerUrl to an address of the Alertmanager deployed in phase 7 that this machine can reach (autolytiq does not port-forward)',
-    )
-  return ctx.env.alertmanagerUrl.replace(/\/+$/, '')
-}
-
 async function listed(ctx: Context, runId: string): Promise<ListedAlert | undefined> {
   const filter = [`alertname="${SYNTHETIC_ALERT}"`, `run_id="${runId}"`].map((f) => `filter=${encodeURIComponent(f)}`).join('&')
-  const url = `${alertmanagerUrl(ctx)}/api/v2/alerts?${filter}`
-  const res = await ctx.clients.http.request({ url, timeoutMs: 10_000, signal: ctx.signal })
-  if (res.status !== 200) throw new ExternalError(`GET ${url}: HTTP ${res.status} ${res.body.slice(0, 200)}`)
+  const res = await monitoringRequest(ctx, 'alertmanager', `api/v2/alerts?${filter}`, { timeoutMs: 10_000, signal: ctx.signal })
+  if (res.status !== 200) throw new ExternalError(`GET ${res.url}: HTTP ${res.status} ${res.body.slice(0, 200)}`)
   return (JSON.parse(res.body) as ListedAlert[])[0]
 }
 
@@ -49,14 +40,13 @@ export const monitoringAlertTest: Step<Params> = {
   danger: 'mutating',
   params,
   async plan(ctx, p) {
-    const base = alertmanagerUrl(ctx)
+    const base = monitoringBase(ctx, 'alertmanager')
     return [
       `POST ${base}/api/v2/alerts [{labels: {alertname: ${SYNTHETIC_ALERT}, severity: info, environment: ${ctx.envName}, run_id: <run id>}, endsAt: now+${p.activeMinutes}m}]`,
       `GET ${base}/api/v2/alerts?filter=alertname="${SYNTHETIC_ALERT}" until listed (deadline ${p.timeoutSeconds} s)`,
     ]
   },
   async check(ctx, p) {
-    alertmanagerUrl(ctx)
     const previous = ctx.state.outputs('monitoring.alert-test')
     // Evidence counts only for the environment it was gathered on (a rebuilt cluster needs it again).
     const stale = previous && staleBecause(previous.provedOn, await provedOnNow(ctx))
@@ -65,7 +55,6 @@ export const monitoringAlertTest: Step<Params> = {
     return { status: 'todo', detail: previous && stale ? `the last test alert no longer counts: ${stale}` : `no test alert sent for ${ctx.env.release} yet` }
   },
   async run(ctx, p) {
-    const base = alertmanagerUrl(ctx)
     const now = new Date()
     const alert = {
       labels: { alertname: SYNTHETIC_ALERT, severity: 'info', environment: ctx.envName, run_id: ctx.runId },
@@ -77,7 +66,7 @@ export const monitoringAlertTest: Step<Params> = {
       endsAt: new Date(now.getTime() + p.activeMinutes * 60_000).toISOString(),
       generatorURL: 'https://github.com/autolytiq/autolytiq#monitoring.alert-test',
     }
-    const res = await ctx.clients.http.request({ url: `${base}/api/v2/alerts`, method: 'POST', body: [alert], timeoutMs: 10_000, signal: ctx.signal })
+    const res = await monitoringRequest(ctx, 'alertmanager', 'api/v2/alerts', { method: 'POST', body: [alert], timeoutMs: 10_000, signal: ctx.signal })
     if (res.status !== 200) throw new ExternalError(`Alertmanager refused the test alert: HTTP ${res.status} ${res.body.slice(0, 300)}`)
     ctx.log(`posted ${SYNTHETIC_ALERT}; waiting for Alertmanager to list it`)
     const deadline = Date.now() + p.timeoutSeconds * 1000

@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { ExternalError, StepFailedError, UserError } from '../../engine/errors.js'
+import { ExternalError, StepFailedError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
+import { monitoringBase, monitoringRequest } from '../../checks/monitoring-endpoint.js'
 
 const params = z
   .object({
@@ -26,26 +27,17 @@ export interface TargetReport {
   error?: string
 }
 
-export function prometheusUrl(ctx: Context): string {
-  if (!ctx.env.prometheusUrl)
-    throw new UserError(
-      `no prometheusUrl for ${ctx.envName} in autolytiq.yaml`,
-      'set prometheusUrl to an address of the Prometheus deployed in phase 7 that this machine can reach (an internal ingress or VPN address; autolytiq does not port-forward)',
-    )
-  return ctx.env.prometheusUrl.replace(/\/+$/, '')
-}
-
 /** Each service's scrape targets from Prometheus' API (job label = service name, see k8s/monitoring/prometheus.yml). */
 export async function serviceTargets(ctx: Context, services: string[], signal?: AbortSignal): Promise<TargetReport[]> {
-  const url = `${prometheusUrl(ctx)}/api/v1/targets?state=active`
+  const path = 'api/v1/targets?state=active'
   let body: { status?: string; data?: { activeTargets?: ActiveTarget[] } }
   try {
-    const res = await ctx.clients.http.request({ url, timeoutMs: 10_000, signal })
-    if (res.status !== 200) throw new ExternalError(`GET ${url}: HTTP ${res.status}`)
+    const res = await monitoringRequest(ctx, 'prometheus', path, { timeoutMs: 10_000, signal })
+    if (res.status !== 200) throw new ExternalError(`GET ${res.url}: HTTP ${res.status} ${res.body.slice(0, 200)}`)
     body = JSON.parse(res.body) as typeof body
   } catch (err) {
     if (err instanceof ExternalError) throw err
-    throw new ExternalError(`cannot query Prometheus at ${url}: ${(err as Error).message}`, undefined, undefined, true)
+    throw new ExternalError(`cannot query Prometheus at ${monitoringBase(ctx, 'prometheus')}/${path}: ${(err as Error).message}`, undefined, undefined, true)
   }
   const targets = body.data?.activeTargets ?? []
   return services.map((service) => {
@@ -77,7 +69,9 @@ export const monitoringTargets: Step<Params> = {
   danger: 'read',
   params,
   async plan(ctx, p) {
-    return [`GET ${prometheusUrl(ctx)}/api/v1/targets?state=active until every target of ${selected(ctx, p).join(', ')} is up (deadline ${p.timeoutSeconds} s)`]
+    return [
+      `GET ${monitoringBase(ctx, 'prometheus')}/api/v1/targets?state=active until every target of ${selected(ctx, p).join(', ')} is up (deadline ${p.timeoutSeconds} s)`,
+    ]
   },
   async check(ctx, p) {
     const reports = await serviceTargets(ctx, selected(ctx, p), ctx.signal)

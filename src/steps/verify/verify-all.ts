@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { provedOnNow } from './proved-on.js'
 import { runVerify, type VerifyResult } from '../../engine/verify.js'
 import { StepFailedError } from '../../engine/errors.js'
+import { untilSettled, type Failing } from '../../engine/verify-retry.js'
 import { verifyChecks } from '../../checks/verify.js'
 import type { Step } from '../../engine/types.js'
 
@@ -10,13 +11,17 @@ const params = z
     deadlineSeconds: z.number().int().min(1).default(60),
     /** Warnings (certificate expiring in < 30 days, no HPA metrics...) fail the step too. */
     strict: z.boolean().default(false),
+    /** Right after a deploy pods become ready and targets get scraped: look this many times before failing. */
+    attempts: z.number().int().min(1).max(20).default(4),
+    intervalSeconds: z.number().int().min(1).max(300).default(15),
   })
   .strict()
 type Params = z.infer<typeof params>
 
-function problems(r: VerifyResult, strict: boolean): string[] {
-  return r.checks.filter((c) => c.status === 'fail' || (strict && c.status === 'warn')).map((c) => `${c.title}: ${c.detail}`)
+function failing(r: VerifyResult, strict: boolean): Failing[] {
+  return r.checks.filter((c) => c.status === 'fail' || (strict && c.status === 'warn')).map((c) => ({ id: c.id, text: `${c.title}: ${c.detail}` }))
 }
+const problems = (r: VerifyResult, strict: boolean): string[] => failing(r, strict).map((f) => f.text)
 
 /**
  * Plan 8.1-8.4 as one read-only step: everything `autolytiq verify` checks. check() runs the
@@ -45,11 +50,31 @@ export const verifyAll: Step<Params> = {
     }
   },
   async run(ctx, p) {
-    // Reached only when check() found problems: look once more (a pod may have just recovered).
-    const r = await runVerify(ctx, { deadlineMs: p.deadlineSeconds * 1000 })
-    const bad = problems(r, p.strict)
-    if (bad.length)
-      throw new StepFailedError(`${bad.length} check(s) failed: ${bad.join('; ')}`, `see \`autolytiq verify --env ${ctx.envName}\` for the full report`)
-    return { at: r.startedAt, result: r.result, checks: r.checks.length, provedOn: await provedOnNow(ctx) }
+    // Reached only when check() found problems: right after a deploy the platform may still be
+    // converging, so look again a few times; the same failures twice in a row mean it is broken.
+    const t0 = Date.now()
+    const s = await untilSettled(() => runVerify(ctx, { deadlineMs: p.deadlineSeconds * 1000 }), {
+      attempts: p.attempts,
+      intervalMs: p.intervalSeconds * 1000,
+      failing: (r) => failing(r, p.strict),
+      signal: ctx.signal,
+      log: ctx.log,
+    })
+    const r = s.result
+    if (s.verdict !== 'pass') {
+      const secs = Math.round((Date.now() - t0) / 1000)
+      const what = s.failing.map((f) => f.text).join('; ')
+      const next = `see \`autolytiq verify --env ${ctx.envName}\` for the full report`
+      if (s.verdict === 'broken')
+        throw new StepFailedError(
+          `broken: ${s.failing.length} check(s) failed the same way on ${s.attempts > 1 ? 'consecutive attempts' : 'the only attempt'} (${secs} s): ${what}`,
+          next,
+        )
+      throw new StepFailedError(
+        `still converging after ${s.attempts} attempts over ${secs} s, ${s.failing.length} check(s) failing: ${what}`,
+        `${next}; re-run \`autolytiq deploy --env ${ctx.envName} --from verify.all\` to look again`,
+      )
+    }
+    return { at: r.startedAt, result: r.result, checks: r.checks.length, attempts: s.attempts, provedOn: await provedOnNow(ctx) }
   },
 }
