@@ -1,5 +1,6 @@
 import type { Check, CheckStatus, Context } from '../engine/types.js'
 import { errorMessage } from '../engine/errors.js'
+import { lookupVia, pgStreamVia } from '../clients/lookup.js'
 import { AppSecret, SecretUnavailable } from './secrets.js'
 
 /** A terraform output recorded by terraform.outputs (plain value or terraform's {value} shape). */
@@ -82,6 +83,7 @@ function describePgError(err: unknown, target: string, timeoutMs: number): strin
     case 'ECONNREFUSED':
       return `PostgreSQL at ${target} refused the connection: the server is down or not listening`
     case 'ENOTFOUND':
+    case 'ENODATA':
       return `PostgreSQL host of ${target} does not resolve`
     case 'ETIMEDOUT':
     case 'EHOSTUNREACH':
@@ -106,7 +108,7 @@ export function selectOneCheck(secret: AppSecret, timeoutMs: number): Check {
     title: 'PostgreSQL answers SELECT 1 with DATABASE_URL',
     layer: 'database',
     timeoutMs,
-    async run(_ctx, signal) {
+    async run(ctx, signal) {
       let url: string
       try {
         url = await secret.get('DATABASE_URL')
@@ -116,7 +118,10 @@ export function selectOneCheck(secret: AppSecret, timeoutMs: number): Check {
       }
       const target = describeTarget(url)
       const { default: pg } = await import('pg')
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs })
+      // The host resolves through the environment's DNS servers when it names some (the sandbox
+      // answers its Aurora endpoints there), else through the system resolver.
+      const stream = pgStreamVia(lookupVia(ctx.env.dnsServers))
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, stream })
       client.on('error', () => {}) // a dropped connection surfaces through the pending query
       const stop = (): void => void client.end().catch(() => {})
       signal.addEventListener('abort', stop, { once: true })

@@ -1,9 +1,9 @@
 import http from 'node:http'
 import https from 'node:https'
-import { Resolver } from 'node:dns/promises'
 import { readFileSync } from 'node:fs'
 import { isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls'
+import { lookupVia } from './lookup.js'
 
 export interface HttpSettings {
   /** DNS servers to resolve with ("127.0.0.1:5353"); default: the system resolver. */
@@ -43,28 +43,7 @@ export class HttpClient {
   private readonly secureContext?: SecureContext
 
   constructor(readonly settings: HttpSettings = {}) {
-    if (settings.dnsServers?.length) {
-      const resolver = new Resolver({ timeout: 2000, tries: 2 })
-      resolver.setServers(settings.dnsServers)
-      this.lookup = (hostname, options, callback) => {
-        if (/^[\d.]+$/.test(hostname) || hostname === 'localhost') {
-          callback(null, hostname === 'localhost' ? '127.0.0.1' : hostname, 4)
-          return
-        }
-        resolver.resolve4(hostname).then(
-          (addrs) => {
-            const all = (options as { all?: boolean }).all
-            if (all)
-              (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(
-                null,
-                addrs.map((a) => ({ address: a, family: 4 })),
-              )
-            else callback(null, addrs[0]!, 4)
-          },
-          (err: NodeJS.ErrnoException) => callback(err, '', 4),
-        )
-      }
-    }
+    this.lookup = lookupVia(settings.dnsServers)
     // Passing `ca` replaces Node's roots; keep them so real certificates still verify.
     if (settings.caFile) this.secureContext = createSecureContext({ ca: [...rootCertificates, readFileSync(settings.caFile, 'utf8')] })
   }

@@ -41,7 +41,8 @@ export interface SandboxRuntime {
     albHostname: string
     /** Where Alertmanager delivers notifications (GET it to read them). */
     alertWebhookUrl: string
-    postgres: { host: string; port: number; database: string }
+    /** The real PostgreSQL, and the Aurora endpoint (seeded) that resolves to it in the sandbox DNS. */
+    postgres: { host: string; port: number; database: string; endpoint?: string }
     redis: { host: string; port: number }
     components: SandboxComponent[]
     /** Every child process (etcd, moto, postgres, stand-ins...): `down` makes sure all are gone. */

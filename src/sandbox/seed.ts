@@ -8,9 +8,11 @@ import type { AwsTestConfig } from './components/moto.js'
 /**
  * What terraform would create in AWS but cannot here (the sandbox's terraform builds only
  * `terraform_data`): the EKS cluster record, the Aurora cluster, the ElastiCache group and the
- * eight secrets of plan 3.5, under the names terraform/environments/sandbox outputs. Their
- * values point at the sandbox's real PostgreSQL and Redis. Nothing a runbook step creates itself
- * (hosted zone, certificate, ECR repositories) is made here.
+ * eight secrets of plan 3.5, under the names terraform/environments/sandbox outputs. As
+ * terraform's, the database secret names the Aurora cluster's endpoint (the cluster listens on
+ * the port of the sandbox's real PostgreSQL), which the sandbox DNS resolves to that PostgreSQL
+ * (controllers/rds-data-plane.ts); the Redis values point at the sandbox's real Redis. Nothing a
+ * runbook step creates itself (hosted zone, certificate, ECR repositories) is made here.
  */
 export interface SeedInput {
   aws: AwsTestConfig
@@ -59,7 +61,8 @@ export function sandboxSecrets(i: SeedInput): Record<string, Record<string, stri
   }
 }
 
-export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<void> {
+/** Returns the Aurora cluster's endpoint, the host of the database secret. */
+export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{ databaseEndpoint: string }> {
   const name = `autolytiq-${i.envName}`
   const eks = new EKSClient(i.aws)
   const rds = new RDSClient(i.aws)
@@ -91,6 +94,7 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<v
               DatabaseName: i.postgres.database,
               MasterUsername: i.postgres.user,
               MasterUserPassword: i.postgres.password,
+              Port: i.postgres.port,
               BackupRetentionPeriod: 7,
               StorageEncrypted: true,
               DeletionProtection: false,
@@ -120,7 +124,9 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<v
       ),
     ])
     log(`seeded EKS cluster ${i.clusterName}, Aurora cluster ${name}, ElastiCache group ${name}`)
-    const secrets = sandboxSecrets(i)
+    const databaseEndpoint = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: name }))).DBClusters?.[0]?.Endpoint
+    if (!databaseEndpoint) throw new Error(`moto reports no endpoint for the Aurora cluster ${name}`)
+    const secrets = sandboxSecrets({ ...i, postgres: { ...i.postgres, host: databaseEndpoint } })
     for (const [secret, value] of Object.entries(secrets)) {
       const id = `autolytiq/${i.envName}/${secret}`
       const SecretString = JSON.stringify(value)
@@ -132,6 +138,7 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<v
       }
     }
     log(`seeded ${Object.keys(secrets).length} secrets autolytiq/${i.envName}/*`)
+    return { databaseEndpoint }
   } finally {
     for (const c of [eks, rds, ec, sm]) c.destroy()
   }

@@ -5,7 +5,12 @@
  * data in the sandbox's PostgreSQL. The HTTPS gateway only forwards to it while the service's
  * Kubernetes endpoints are ready, so what runs in the cluster still decides what is reachable.
  *
- * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET.
+ * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET,
+ * DNS_SERVERS (comma list: where the database host, an Aurora endpoint, resolves).
+ *
+ * A pod reads its environment when it starts: when the supervisor sees new pods of this service
+ * start after the Kubernetes Secret changed (a database rollback), it sends `{ DATABASE_URL }`
+ * over the IPC channel and the stand-in moves to that database (controllers/standin-env.ts).
  */
 import { createServer } from 'node:http'
 import { createStandinHandler } from './standin/app.js'
@@ -22,7 +27,7 @@ function required(name: string): string {
 
 const service = required('SERVICE_NAME')
 const port = Number(required('PORT'))
-const store = new Store(required('DATABASE_URL'))
+const store = new Store(required('DATABASE_URL'), (process.env.DNS_SERVERS ?? '').split(',').filter(Boolean))
 
 // PostgreSQL is started before the stand-ins; a short retry covers it still accepting connections.
 const deadline = Date.now() + 30_000
@@ -46,6 +51,14 @@ const { handle } = createStandinHandler({
   jwtSecret: required('JWT_SECRET'),
   store,
 })
+process.on('message', (m: { DATABASE_URL?: string }) => {
+  if (!m.DATABASE_URL) return
+  store.switchTo(m.DATABASE_URL).then(
+    () => process.stdout.write(`standin ${service}: new DATABASE_URL (${new URL(m.DATABASE_URL!).host})\n`),
+    (err: Error) => process.stderr.write(`standin ${service}: new DATABASE_URL (${new URL(m.DATABASE_URL!).host}) not usable yet: ${err.message}\n`),
+  )
+})
+
 const server = createServer(handle)
 server.keepAliveTimeout = 5_000
 server.listen(port, '127.0.0.1', () => process.stdout.write(`standin ${service} listening on 127.0.0.1:${port}\n`))

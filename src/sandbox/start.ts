@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KubeConfig } from '@kubernetes/client-node'
 import { Route53Client } from '@aws-sdk/client-route-53'
+import { APP_SECRET } from '../checks/secrets.js'
 import type { Catalog } from '../config/catalog.js'
 import type { Environment } from '../config/environments.js'
 import { startCiPublisher } from './ci-publisher.js'
@@ -23,6 +24,8 @@ import { startWebhookSink } from './components/webhook-sink.js'
 import { albHostname, startAlbController } from './controllers/alb.js'
 import { startAutoscaler } from './controllers/autoscaler.js'
 import { startExternalSecretsController } from './controllers/external-secrets.js'
+import { startRdsDataPlane } from './controllers/rds-data-plane.js'
+import { startStandinEnv } from './controllers/standin-env.js'
 import { route53Records } from './dns-route53.js'
 import { watchEndpointReadiness } from './endpoint-readiness.js'
 import { ownedPrefix, startGateway, type Upstream } from './gateway.js'
@@ -135,7 +138,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const aws = awsConfigFor(moto.endpoint)
     const jwtSecret = randomBytes(32).toString('hex')
 
-    await timed('AWS resources terraform would create (EKS, Aurora, ElastiCache, secrets)', () =>
+    const { databaseEndpoint } = await timed('AWS resources terraform would create (EKS, Aurora, ElastiCache, secrets)', () =>
       seedAws(
         {
           aws,
@@ -149,11 +152,26 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       ),
     )
 
-    // --- the services: one stand-in process per Deployment in the catalog ---
+    // --- DNS: Route 53 in moto, the ALB, and the Aurora endpoints the RDS data plane serves ---
+    const alb = albHostname(`autolytiq-${o.envName}`, o.env.region)
+    const r53 = new Route53Client(aws)
+    const dns = await startDnsServer({ records: { [alb]: [{ type: 'A', address: '127.0.0.1', ttl: 60 }] }, source: route53Records(r53) })
+    stops.push({ name: 'dns', stop: () => dns.stop().finally(() => r53.destroy()) })
+    components.push({ name: 'dns', port: dns.port, protocol: 'udp' })
+    // what the ExternalSecret gives the pods: the cluster endpoint, resolved by the sandbox DNS
+    const databaseUrl = `postgres://${postgres.user}:${encodeURIComponent(postgres.password)}@${databaseEndpoint}:${postgres.port}/${postgres.database}`
+
+    // --- the RDS data plane and the services side by side: a stand-in retries its database until the endpoint resolves ---
     const upstreams: Upstream[] = []
     const procs: Proc[] = []
     for (const s of o.catalog.deployments) upstreams.push({ service: s.name, port: await freePort(), prefix: ownedPrefix(s) })
-    await timed(`${upstreams.length} service stand-ins`, async () => {
+    const dataPlaneStarted = timed('RDS data plane (Aurora endpoints -> PostgreSQL)', async () => {
+      const dataPlane = await startRdsDataPlane({ aws, envName: o.envName, postgres, dns, log: o.log })
+      stops.push({ name: 'rds data plane', stop: dataPlane.stop })
+      if (!dataPlane.address(`autolytiq-${o.envName}`))
+        throw new Error(`the Aurora cluster autolytiq-${o.envName} has no database in the sandbox (see the rds data plane lines above)`)
+    })
+    const standinsStarted = timed(`${upstreams.length} service stand-ins`, async () => {
       for (const u of upstreams) {
         const s = o.catalog.get(u.service)
         const proc = spawnProcess({
@@ -166,9 +184,11 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
             PORT: String(u.port),
             HEALTH_PATH: s.healthPath ?? '/health',
             DEPENDS_ON: s.dependsOn.join(','),
-            DATABASE_URL: postgres.url,
+            DATABASE_URL: databaseUrl,
+            DNS_SERVERS: dns.server,
             JWT_SECRET: jwtSecret,
           },
+          ipc: true, // new DATABASE_URL when new pods read a changed Secret (controllers/standin-env.ts)
         })
         procs.push(proc)
         stops.push({ name: proc.name, stop: proc.stop })
@@ -184,6 +204,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         ),
       )
     })
+    await Promise.all([dataPlaneStarted, standinsStarted])
 
     // --- the edge: readiness from the cluster, the gateway, DNS, Grafana ---
     const readiness = await watchEndpointReadiness(cluster.kc, o.env.namespace, (m) => o.log(`endpoints: ${m}`))
@@ -206,11 +227,6 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       { name: 'gateway-http', port: gateway.httpPort },
       { name: 'pod-network', port: gateway.podNetworkPort },
     )
-    const alb = albHostname(`autolytiq-${o.envName}`, o.env.region)
-    const r53 = new Route53Client(aws)
-    const dns = await startDnsServer({ records: { [alb]: [{ type: 'A', address: '127.0.0.1', ttl: 60 }] }, source: route53Records(r53) })
-    stops.push({ name: 'dns', stop: () => dns.stop().finally(() => r53.destroy()) })
-    components.push({ name: 'dns', port: dns.port, protocol: 'udp' })
     o.log(`gateway https://${o.env.apiDomain}:${gateway.httpsPort}, DNS 127.0.0.1:${dns.port} (UDP)`)
 
     // --- Prometheus scrapes every service the way it would scrape their pods ---
@@ -232,11 +248,20 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     stops.push({ name: 'prometheus', stop: prometheus.stop })
     components.push({ name: 'prometheus', port: prometheus.port, url: prometheus.url })
 
-    // --- what the sandbox plays: the controllers (ALB, External Secrets, metrics-server + HPA) and CI ---
+    // --- what the sandbox plays: the controllers (ALB, External Secrets, pod env, metrics-server + HPA) and CI ---
     const albController = await startAlbController(cluster.kc, { hostname: alb, log: o.log })
     stops.push({ name: 'alb controller', stop: albController.stop })
     const eso = await startExternalSecretsController(cluster.kc, { awsEndpoint: moto.endpoint, region: o.env.region, log: o.log })
     stops.push({ name: 'external-secrets controller', stop: eso.stop })
+    const standinEnv = await startStandinEnv(cluster.kc, {
+      namespace: o.env.namespace,
+      secret: APP_SECRET,
+      key: 'DATABASE_URL',
+      initial: Object.fromEntries(upstreams.map((u) => [u.service, databaseUrl])),
+      send: (service, env) => procs.find((p) => p.name === `standin-${service}`)?.send(env) ?? false,
+      log: o.log,
+    })
+    stops.push({ name: 'stand-in env', stop: standinEnv.stop })
     const autoscaler = await startAutoscaler(cluster.kc, {
       namespace: o.env.namespace,
       pidOf: (service) => procs.find((p) => p.name === `standin-${service}`)?.pid,
@@ -273,7 +298,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         namespace: o.env.namespace,
         albHostname: alb,
         alertWebhookUrl: alerting.sink.url,
-        postgres: { host: '127.0.0.1', port: postgres.port, database: postgres.database },
+        postgres: { host: '127.0.0.1', port: postgres.port, database: postgres.database, endpoint: databaseEndpoint },
         redis: { host: '127.0.0.1', port: redis.port },
         components,
         processes,

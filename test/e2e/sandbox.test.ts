@@ -14,7 +14,8 @@ import { Socket } from 'node:net'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr'
-import { AppsV1Api, KubeConfig } from '@kubernetes/client-node'
+import { CreateDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { answerChecklist } from '../helpers/checklist.js'
 import { BIN, REPO, runCli, tempHome, type CliResult } from '../helpers/cli.js'
@@ -68,11 +69,20 @@ const runtime = (): Runtime => JSON.parse(readFileSync(join(home.home, 'sandbox'
 
 /** GET through the gateway on loopback with the sandbox CA, sending the API host name (SNI + Host). */
 function apiGet(path: string): Promise<{ status: number; body: string }> {
+  return apiRequest('GET', path)
+}
+
+/** A request through the gateway, as apiGet; a JSON body and a bearer token when given. */
+function apiRequest(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: string }> {
   const rt = runtime()
   const url = new URL(rt.apiUrl)
+  const payload = body === undefined ? undefined : JSON.stringify(body)
+  const headers: Record<string, string> = { host: url.host }
+  if (payload) headers['content-type'] = 'application/json'
+  if (token) headers.authorization = `Bearer ${token}`
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: url.port, path, servername: url.hostname, headers: { host: url.host }, ca: readFileSync(rt.caFile), timeout: 5000 },
+      { host: '127.0.0.1', port: url.port, path, method, servername: url.hostname, headers, ca: readFileSync(rt.caFile), timeout: 5000 },
       (res) => {
         let body = ''
         res.setEncoding('utf8')
@@ -81,7 +91,7 @@ function apiGet(path: string): Promise<{ status: number; body: string }> {
       },
     )
     req.on('error', reject)
-    req.end()
+    req.end(payload)
   })
 }
 
@@ -268,6 +278,86 @@ describe('sandbox end to end', () => {
     const deal = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: 'deal-service', namespace: 'autolytiq-sandbox' })
     expect(deal.status?.availableReplicas).toBeGreaterThan(0)
   }, 1_300_000)
+
+  test('the database rollback rehearsed: snapshot, a bad change, `rollback database --latest`; the services read the restored data, verify green, the old cluster kept', async () => {
+    const rt = runtime()
+    const rds = new RDSClient({ endpoint: rt.awsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
+    const kc = new KubeConfig()
+    kc.loadFromFile(JSON.parse(readFileSync(join(home.home, 'sandbox', 'runtime.json'), 'utf8')).kubeconfig as string)
+    try {
+      // a user and a deal, written through the services (their DATABASE_URL names the Aurora endpoint)
+      const email = `rollback-${Date.now()}@example.test`
+      const password = 'rehearsal-password-1'
+      expect((await apiRequest('POST', '/api/v1/users/register', { email, name: 'Rollback Rehearsal', password })).status).toBe(201)
+      const token = (JSON.parse((await apiRequest('POST', '/api/v1/auth/login', { email, password })).body) as { token: string }).token
+      const createDeal = async (customerName: string, price: number): Promise<string> => {
+        const r = await apiRequest('POST', '/api/v1/deals', { customerName, vehicleVin: '2HGFC2F59JH000001', price }, token)
+        expect(r.status, r.body).toBe(201)
+        return (JSON.parse(r.body) as { id: string }).id
+      }
+      const deals = async (): Promise<string[]> => {
+        const r = await apiRequest('GET', '/api/v1/deals', undefined, token)
+        expect(r.status, r.body).toBe(200)
+        return (JSON.parse(r.body) as { items: { id: string }[] }).items.map((d) => d.id)
+      }
+      const kept = await createDeal('Before The Snapshot', 100)
+
+      // the snapshot a person (or AWS Backup) takes; the sandbox's data plane captures the data and tags it
+      const snapshot = `autolytiq-sandbox-rehearsal-${Date.now()}`
+      await rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: 'autolytiq-sandbox', DBClusterSnapshotIdentifier: snapshot }))
+      const deadline = Date.now() + 20_000
+      for (;;) {
+        const s = (await rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshot }))).DBClusterSnapshots?.[0]
+        if (s?.TagList?.some((t) => t.Key === 'autolytiq:sandbox-data' && t.Value === 'captured')) break
+        expect(Date.now(), 'the snapshot was not captured within 20 s').toBeLessThan(deadline)
+        await new Promise((r) => setTimeout(r, 250))
+      }
+
+      // the bad change after it: the deal deleted, another one written
+      expect((await apiRequest('DELETE', `/api/v1/deals/${kept}`, undefined, token)).status).toBe(204)
+      const lost = await createDeal('After The Snapshot', 999)
+      expect(await deals()).toEqual(expect.arrayContaining([lost]))
+      expect(await deals()).not.toContain(kept)
+
+      const dry = await cli(['rollback', 'database', '--env', 'sandbox', '--latest', '--dry-run'])
+      expect(dry.code, explain(dry)).toBe(0)
+      expect(dry.stdout).toContain(`restore snapshot ${snapshot}`)
+
+      const r = await timed('rollback database', () => cli(['rollback', 'database', '--env', 'sandbox', '--latest', '--yes', '--json']))
+      expect(r.code, explain(r)).toBe(0)
+      expect(json<{ result: string }>(r).result).toBe('succeeded')
+
+      // the services now read the restored data: the deal is back, the later one is not there (moto
+      // calls the restore available at once; the sandbox's server for it follows within seconds)
+      const t0 = Date.now()
+      let after: string[] = []
+      for (;;) {
+        const list = await apiRequest('GET', '/api/v1/deals', undefined, token)
+        after = list.status === 200 ? (JSON.parse(list.body) as { items: { id: string }[] }).items.map((d) => d.id) : []
+        if (after.includes(kept)) break
+        expect(Date.now() - t0, `the services do not read the restored data (GET /api/v1/deals: ${list.status} ${list.body.slice(0, 300)})`).toBeLessThan(
+          30_000,
+        )
+        await new Promise((r) => setTimeout(r, 250))
+      }
+      timings['restored data served after the rollback'] = Math.round((Date.now() - t0) / 100) / 10
+      expect(after).not.toContain(lost)
+
+      // their DATABASE_URL names the restored cluster's endpoint; the old cluster is kept
+      const clusters = (await rds.send(new DescribeDBClustersCommand({}))).DBClusters ?? []
+      const restored = clusters.find((c) => c.DBClusterIdentifier?.startsWith('autolytiq-sandbox-restored-'))
+      expect(restored?.Status).toBe('available')
+      expect(clusters.find((c) => c.DBClusterIdentifier === 'autolytiq-sandbox')?.Status).toBe('available')
+      const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'autolytiq-secrets', namespace: 'autolytiq-sandbox' })
+      expect(new URL(Buffer.from(secret.data!.DATABASE_URL!, 'base64').toString('utf8')).hostname).toBe(restored?.Endpoint)
+
+      const v = await timed('verify (after the database rollback)', () => cli(['verify', '--env', 'sandbox', '--json']))
+      expect(failing(json<VerifyJson>(v))).toEqual([])
+      expect(v.code, explain(v)).toBe(0)
+    } finally {
+      rds.destroy()
+    }
+  }, 600_000)
 
   test('sandbox down leaves no process and no port behind', async () => {
     const rt = runtime()

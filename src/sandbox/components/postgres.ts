@@ -38,7 +38,7 @@ export function postgresBinDir(): string {
 }
 
 /** initdb and postgres refuse to run as root: when we are root, run them as `postgres` (or nobody). */
-function serverUser(): { uid?: number; gid?: number } {
+export function serverUser(): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {}
   for (const name of ['postgres', 'nobody']) {
     const r = execaSync('id', ['-u', name], { reject: false })
@@ -98,49 +98,9 @@ export async function startPostgres(opts: { timeoutMs?: number } = {}): Promise<
   const adminUrl = `postgres://postgres:${superPassword}@127.0.0.1:${port}/postgres`
   const url = `postgres://autolytiq:${password}@127.0.0.1:${port}/autolytiq`
   let proc: Proc | undefined
-
-  // `postgres` runs in the foreground in our own process group rather than via `pg_ctl start`,
-  // which setsid()s the postmaster away from us and would let it outlive a crashed test run.
   const startServer = async () => {
     if (proc && !proc.exitInfo()) return
-    proc = spawnProcess({
-      name: 'postgres',
-      command: exe('postgres'),
-      args: [
-        '-D',
-        data,
-        '-p',
-        String(port),
-        '-c',
-        'listen_addresses=127.0.0.1',
-        '-c',
-        `unix_socket_directories=${sock}`,
-        '-c',
-        'fsync=off',
-        '-c',
-        'synchronous_commit=off',
-        '-c',
-        'full_page_writes=off',
-      ],
-      logDir: dir,
-      ...user,
-      stopSignal: 'SIGINT', // fast shutdown: disconnect clients, no waiting
-    })
-    const p = proc
-    await waitFor(
-      'postgres',
-      async () => {
-        const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1000 })
-        try {
-          await c.connect()
-          await c.query('SELECT 1')
-          return true
-        } finally {
-          await c.end().catch(() => {})
-        }
-      },
-      { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 100, procs: [p] },
-    )
+    proc = await servePostgresData({ name: 'postgres', data, sock, host: '127.0.0.1', port, logDir: dir, adminUrl, timeoutMs: opts.timeoutMs })
   }
   const stopServer = async () => {
     await proc?.stop()
@@ -176,4 +136,73 @@ export async function startPostgres(opts: { timeoutMs?: number } = {}): Promise<
     startServer,
     stop,
   }
+}
+
+/**
+ * Runs `postgres` on a data directory (a fresh initdb, or a copy of a base backup) at `host:port`
+ * and waits until `adminUrl` (host and port replaced) answers. `postgres` runs in the foreground
+ * in our own process group rather than via `pg_ctl start`, which setsid()s the postmaster away
+ * from us and would let it outlive a crashed test run. Any loopback address works as `host`
+ * (127.0.0.0/8): several servers can share one port, each on its own address.
+ */
+export async function servePostgresData(o: {
+  name: string
+  data: string
+  /** Directory for the Unix socket, owned by the server user. */
+  sock: string
+  host: string
+  port: number
+  logDir: string
+  /** A superuser URL of the cluster in `data`, for the readiness probe. */
+  adminUrl: string
+  timeoutMs?: number
+}): Promise<Proc> {
+  const bin = postgresBinDir()
+  const proc = spawnProcess({
+    name: o.name,
+    command: bin ? join(bin, 'postgres') : 'postgres',
+    // -N-like settings of a throwaway cluster: no fsync, no durability waits.
+    args: [
+      '-D',
+      o.data,
+      '-p',
+      String(o.port),
+      '-c',
+      `listen_addresses=${o.host}`,
+      '-c',
+      `unix_socket_directories=${o.sock}`,
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ],
+    logDir: o.logDir,
+    ...serverUser(),
+    stopSignal: 'SIGINT', // fast shutdown: disconnect clients, no waiting
+  })
+  const probeUrl = new URL(o.adminUrl)
+  probeUrl.hostname = o.host
+  probeUrl.port = String(o.port)
+  try {
+    await waitFor(
+      o.name,
+      async () => {
+        const c = new pg.Client({ connectionString: probeUrl.toString(), connectionTimeoutMillis: 1000 })
+        try {
+          await c.connect()
+          await c.query('SELECT 1')
+          return true
+        } finally {
+          await c.end().catch(() => {})
+        }
+      },
+      { timeoutMs: o.timeoutMs ?? 60_000, intervalMs: 100, procs: [proc] },
+    )
+  } catch (err) {
+    await proc.stop()
+    throw err
+  }
+  return proc
 }

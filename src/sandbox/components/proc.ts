@@ -20,6 +20,8 @@ export interface ProcOptions {
   stopSignal?: NodeJS.Signals
   /** Grace period before SIGKILL (default 10 s). */
   stopTimeoutMs?: number
+  /** Open a Node IPC channel (the child is a Node program): Proc.send() then delivers messages to it. */
+  ipc?: boolean
 }
 
 export interface ExitInfo {
@@ -41,6 +43,8 @@ export interface Proc {
   logTail(lines?: number): string
   /** SIGTERM (or stopSignal) to the whole process group, SIGKILL after the grace period. */
   stop(): Promise<void>
+  /** A message over the IPC channel (`ipc: true`); false when the child is gone or has none. */
+  send(message: unknown): boolean
 }
 
 // Every process group we started and have not reaped yet. Killed synchronously at exit (see
@@ -102,7 +106,7 @@ export function spawnProcess(opts: ProcOptions): Proc {
   const child = spawn(command, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', fd, fd],
+    stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
     detached: true,
     uid: opts.uid,
     gid: opts.gid,
@@ -124,6 +128,7 @@ export function spawnProcess(opts: ProcOptions): Proc {
   })
   // A component must not keep the test process alive by itself.
   child.unref()
+  child.channel?.unref()
 
   let stopping: Promise<void> | undefined
   const stop = () => {
@@ -155,6 +160,11 @@ export function spawnProcess(opts: ProcOptions): Proc {
     exitInfo: () => info,
     logTail: (lines = 40) => readLogTail(logPath, lines),
     stop,
+    send: (message) => {
+      if (!child.connected || info) return false
+      child.send(message as never, (err) => void err) // a child that just died: its exit tells the rest
+      return true
+    },
   }
 }
 

@@ -1,5 +1,7 @@
 import { randomUUID, scryptSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Socket } from 'node:net'
 import pg from 'pg'
+import { lookupVia, pgStreamVia } from '../../clients/lookup.js'
 
 /**
  * The stand-ins keep their data in the sandbox's real PostgreSQL (the DATABASE_URL seeded into
@@ -48,11 +50,30 @@ function passwordMatches(password: string, stored: string): boolean {
 }
 
 export class Store {
-  private readonly pool: pg.Pool
+  private pool: pg.Pool
+  private readonly stream?: () => Socket
 
-  constructor(databaseUrl: string) {
-    this.pool = new pg.Pool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 2000, idleTimeoutMillis: 10_000 })
-    this.pool.on('error', () => {}) // an idle client lost with the server: the next query reports it
+  /** `dnsServers`: where the database host name resolves (the sandbox DNS answers Aurora endpoints). */
+  constructor(databaseUrl: string, dnsServers?: string[]) {
+    this.stream = pgStreamVia(lookupVia(dnsServers))
+    this.pool = this.connect(databaseUrl)
+  }
+
+  private connect(databaseUrl: string): pg.Pool {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, connectionTimeoutMillis: 2000, idleTimeoutMillis: 10_000, stream: this.stream })
+    pool.on('error', () => {}) // an idle client lost with the server: the next query reports it
+    return pool
+  }
+
+  /**
+   * A new DATABASE_URL, as new pods of the service get after the Secret changed (a database
+   * rollback): later queries go to the new database, the old pool is closed.
+   */
+  async switchTo(databaseUrl: string): Promise<void> {
+    const old = this.pool
+    this.pool = this.connect(databaseUrl)
+    await old.end().catch(() => {})
+    await this.migrate()
   }
 
   async migrate(): Promise<void> {
