@@ -20,3 +20,9 @@ variable "resource_arns" {
   description = "What AWS Backup protects (the Aurora cluster)."
   type        = list(string)
 }
+
+variable "selection_enabled" {
+  description = "Assign resource_arns to the backup plan. Off only in the sandbox: moto 5.2.1 does not implement CreateBackupSelection (the provider retries its 500 forever)."
+  type        = bool
+  default     = true
+}
