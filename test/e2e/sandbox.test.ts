@@ -22,6 +22,7 @@ import { BIN, REPO, runCli, tempHome, type CliResult } from '../helpers/cli.js'
 
 interface Runtime {
   apiUrl: string
+  prometheusUrl: string
   awsEndpoint: string
   caFile: string
   sandbox: { supervisorPid: number; components: { name: string; pid?: number; port?: number; protocol?: string }[]; processes: { pid: number; name: string }[] }
@@ -351,6 +352,16 @@ describe('sandbox end to end', () => {
       const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'autolytiq-secrets', namespace: 'autolytiq-sandbox' })
       expect(new URL(Buffer.from(secret.data!.DATABASE_URL!, 'base64').toString('utf8')).hostname).toBe(restored?.Endpoint)
 
+      // the services were down during the rollback: Prometheus sees them up again at its next scrape (every 5 s)
+      const rolledBack = Date.now()
+      for (;;) {
+        const targets = (await (await fetch(`${rt.prometheusUrl}/api/v1/targets`)).json()) as {
+          data: { activeTargets: { health: string; lastScrape: string }[] }
+        }
+        if (targets.data.activeTargets.every((t) => t.health === 'up' && new Date(t.lastScrape).getTime() > rolledBack)) break
+        expect(Date.now() - rolledBack, 'Prometheus targets not all up again within 60 s').toBeLessThan(60_000)
+        await new Promise((r) => setTimeout(r, 500))
+      }
       const v = await timed('verify (after the database rollback)', () => cli(['verify', '--env', 'sandbox', '--json']))
       expect(failing(json<VerifyJson>(v))).toEqual([])
       expect(v.code, explain(v)).toBe(0)
