@@ -75,6 +75,8 @@ export function applySandboxRuntime(root: string, env: Environment): Environment
   ] as const
   const merged: Environment = { ...env }
   for (const k of pick) if (rt[k] !== undefined) (merged as Record<string, unknown>)[k] = rt[k]
+  // Terraform variables only the running sandbox knows (moto's endpoint, the ports of its servers).
+  if (rt.terraformVars) merged.terraformVars = { ...env.terraformVars, ...rt.terraformVars }
   return merged
 }
 

@@ -46,7 +46,17 @@ export function awsEnvFor(endpoint: string): Record<string, string> {
   }
 }
 
-export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto> {
+export interface MotoOptions {
+  timeoutMs?: number
+  /**
+   * Load the AWS-managed IAM policies (MOTO_IAM_LOAD_MANAGED_POLICIES), which Terraform's EKS and
+   * backup roles attach. It costs ~2.6 s per fresh account, so only what applies the platform
+   * modules (the sandbox) asks for it.
+   */
+  iamManagedPolicies?: boolean
+}
+
+export async function startMoto(opts: MotoOptions = {}): Promise<Moto> {
   const dir = makeTempDir('moto')
   const port = await freePort()
   const endpoint = `http://127.0.0.1:${port}`
@@ -56,7 +66,7 @@ export async function startMoto(opts: { timeoutMs?: number } = {}): Promise<Moto
     args: ['-H', '127.0.0.1', '-p', String(port)],
     logDir: dir,
     // moto writes nothing else to disk; keep python from buffering its log lines
-    env: { PYTHONUNBUFFERED: '1' },
+    env: { PYTHONUNBUFFERED: '1', ...(opts.iamManagedPolicies ? { MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' } : {}) },
   })
   const stop = async () => {
     await proc.stop()

@@ -134,8 +134,14 @@ resource "aws_iam_role_policy_attachment" "backup" {
 }
 
 resource "aws_backup_selection" "this" {
+  count        = var.selection_enabled ? 1 : 0
   name         = "autolytiq-${var.environment}"
   plan_id      = aws_backup_plan.this.id
   iam_role_arn = aws_iam_role.backup.arn
   resources    = var.resource_arns
+}
+
+moved {
+  from = aws_backup_selection.this
+  to   = aws_backup_selection.this[0]
 }

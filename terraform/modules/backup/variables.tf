@@ -25,3 +25,9 @@ variable "access_log_retention_days" {
   description = "How long the backup bucket's S3 access logs are kept."
   type        = number
 }
+
+variable "selection_enabled" {
+  description = "Assign resource_arns to the backup plan. Off only in the sandbox: moto 5.2.1 does not implement CreateBackupSelection (the provider retries its 500 forever)."
+  type        = bool
+  default     = true
+}

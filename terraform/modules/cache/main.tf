@@ -32,15 +32,17 @@ resource "aws_vpc_security_group_ingress_rule" "redis" {
 # AWS generates the token (GetRandomPassword: no hashicorp/random needed). The data source is read on
 # every plan, so the group ignores later values: the token set at creation stays, and
 # module.cache.auth_token (read back from the group) is what the redis secret holds. To rotate:
-# `terraform apply -replace=module.platform.module.cache.aws_elasticache_replication_group.this` in
+# `terraform apply -replace='module.platform.module.cache.aws_elasticache_replication_group.this[0]'` in
 # a window, or ModifyReplicationGroup with AuthTokenUpdateStrategy=ROTATE and then the secret.
 data "aws_secretsmanager_random_password" "auth" {
+  count = var.manage_replication_group ? 1 : 0
   # ElastiCache AUTH tokens: 16-128 printable characters; letters and digits avoid URL escaping.
   password_length     = 64
   exclude_punctuation = true
 }
 
 resource "aws_elasticache_replication_group" "this" {
+  count                      = var.manage_replication_group ? 1 : 0
   replication_group_id       = var.name
   description                = "autolytiq ${var.name}"
   engine                     = "redis"
@@ -54,7 +56,7 @@ resource "aws_elasticache_replication_group" "this" {
   at_rest_encryption_enabled = true
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
-  auth_token                 = data.aws_secretsmanager_random_password.auth.random_password
+  auth_token                 = data.aws_secretsmanager_random_password.auth[0].random_password
   automatic_failover_enabled = var.multi_az
   multi_az_enabled           = var.multi_az
   snapshot_retention_limit   = var.snapshot_retention_days
@@ -62,5 +64,29 @@ resource "aws_elasticache_replication_group" "this" {
 
   lifecycle {
     ignore_changes = [auth_token]
+  }
+}
+
+moved {
+  from = aws_elasticache_replication_group.this
+  to   = aws_elasticache_replication_group.this[0]
+}
+
+# The sandbox only (manage_replication_group = false): moto 5.2.1 creates the group but answers
+# DescribeCacheClusters for its member clusters with CacheClusterNotFound, so the resource's read
+# fails after every create, and the aws_elasticache_replication_group data source crashes the
+# provider on moto's answer (no ReaderEndpoint). `autolytiq sandbox up` creates the group on its
+# real Redis's port and passes its endpoint and token in.
+locals {
+  group = var.manage_replication_group ? {
+    id               = aws_elasticache_replication_group.this[0].id
+    primary_endpoint = aws_elasticache_replication_group.this[0].primary_endpoint_address
+    reader_endpoint  = aws_elasticache_replication_group.this[0].reader_endpoint_address
+    port             = aws_elasticache_replication_group.this[0].port
+    } : {
+    id               = var.name
+    primary_endpoint = var.existing_primary_endpoint
+    reader_endpoint  = var.existing_primary_endpoint
+    port             = var.port
   }
 }

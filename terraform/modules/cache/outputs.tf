@@ -1,20 +1,20 @@
 output "replication_group_id" {
-  value = aws_elasticache_replication_group.this.id
+  value = local.group.id
 }
 
 output "primary_endpoint" {
-  value = aws_elasticache_replication_group.this.primary_endpoint_address
+  value = local.group.primary_endpoint
 }
 
 output "reader_endpoint" {
-  value = aws_elasticache_replication_group.this.reader_endpoint_address
+  value = local.group.reader_endpoint
 }
 
 output "port" {
-  value = aws_elasticache_replication_group.this.port
+  value = local.group.port
 }
 
 output "auth_token" {
-  value     = aws_elasticache_replication_group.this.auth_token
+  value     = var.manage_replication_group ? aws_elasticache_replication_group.this[0].auth_token : var.existing_auth_token
   sensitive = true
 }

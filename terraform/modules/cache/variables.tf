@@ -50,3 +50,22 @@ variable "snapshot_retention_days" {
   type    = number
   default = 7
 }
+
+variable "manage_replication_group" {
+  description = "Create the replication group here. Off only in the sandbox (moto 5.2.1 has no member clusters for DescribeCacheClusters): the group named var.name exists already (`autolytiq sandbox up` creates it) and existing_* describe it."
+  type        = bool
+  default     = true
+}
+
+variable "existing_auth_token" {
+  description = "With manage_replication_group off: the AUTH token of the existing group (what the redis secret holds)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "existing_primary_endpoint" {
+  description = "With manage_replication_group off: the primary endpoint of the existing group."
+  type        = string
+  default     = null
+}

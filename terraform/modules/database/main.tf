@@ -54,6 +54,13 @@ resource "aws_rds_cluster" "this" {
     min_capacity = var.min_capacity
     max_capacity = var.max_capacity
   }
+
+  # scaling_configuration is Serverless v1 (engine_mode serverless), never set for a provisioned
+  # cluster; moto 5.2.1 returns a ScalingConfigurationInfo for every cluster, which would plan a
+  # change after each apply.
+  lifecycle {
+    ignore_changes = [scaling_configuration]
+  }
 }
 
 # A writer and (prod) a reader in another AZ; "db.serverless" makes them Serverless v2.
@@ -69,4 +76,9 @@ resource "aws_rds_cluster_instance" "this" {
   db_subnet_group_name            = aws_db_subnet_group.this.name
   performance_insights_enabled    = true
   performance_insights_kms_key_id = var.kms_key_arn
+
+  # moto 5.2.1 does not keep PerformanceInsightsEnabled (reads false after every apply).
+  lifecycle {
+    ignore_changes = [performance_insights_enabled]
+  }
 }

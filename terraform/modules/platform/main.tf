@@ -46,6 +46,7 @@ ephemeral "aws_secretsmanager_random_password" "db_master" {
 
 locals {
   db_password_version = lookup(var.secret_versions, "database", 1)
+  from_eks_cluster    = var.eks_cluster_ingress ? { eks_cluster = module.eks.cluster_security_group_id } : {}
 }
 
 module "database" {
@@ -53,7 +54,7 @@ module "database" {
   name                    = "autolytiq-${var.environment}"
   vpc_id                  = module.network.vpc_id
   subnet_ids              = module.network.private_subnet_ids
-  allowed_security_groups = { eks_cluster = module.eks.cluster_security_group_id }
+  allowed_security_groups = local.from_eks_cluster
   master_password         = ephemeral.aws_secretsmanager_random_password.db_master.random_password
   master_password_version = local.db_password_version
   port                    = var.db_port
@@ -68,15 +69,18 @@ module "database" {
 }
 
 module "cache" {
-  source                  = "../cache"
-  name                    = "autolytiq-${var.environment}"
-  vpc_id                  = module.network.vpc_id
-  subnet_ids              = module.network.private_subnet_ids
-  allowed_security_groups = { eks_cluster = module.eks.cluster_security_group_id }
-  port                    = var.redis_port
-  kms_key_arn             = module.kms.key_arn
-  node_type               = var.redis_node_type
-  multi_az                = var.multi_az
+  source                    = "../cache"
+  name                      = "autolytiq-${var.environment}"
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  allowed_security_groups   = local.from_eks_cluster
+  port                      = var.redis_port
+  kms_key_arn               = module.kms.key_arn
+  node_type                 = var.redis_node_type
+  manage_replication_group  = var.redis_replication_group_managed
+  existing_primary_endpoint = var.redis_existing_endpoint
+  existing_auth_token       = var.redis_auth_token
+  multi_az                  = var.multi_az
 }
 
 module "secrets" {
@@ -122,6 +126,7 @@ module "backup" {
   access_log_retention_days = var.log_retention_days
   cross_region_copy         = var.cross_region_backup
   resource_arns             = [module.database.cluster_arn]
+  selection_enabled         = var.backup_selection
 }
 
 # Plan 4.1's registries, one per catalog service (services/catalog.yaml).
