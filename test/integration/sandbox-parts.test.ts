@@ -21,7 +21,6 @@ import {
   NetworkingV1Api,
   type KubernetesObject,
 } from '@kubernetes/client-node'
-import { parseAllDocuments } from 'yaml'
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest'
 import { watchUntil } from '../harness/kube-wait.js'
 import { awsConfigFor } from '../harness/moto.js'

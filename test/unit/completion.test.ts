@@ -127,7 +127,7 @@ describe('generated completion scripts', () => {
     )
     const fn = readFileSync(join(work, 'cache', 'autocomplete', 'functions', 'bash', 'autolytiq.bash'), 'utf8')
     expect(fn).toContain('_autolytiq_autocomplete()') // oclif's commands and flags
-    expect(fn).toMatch(/deploy --env --phase --from --only --dry-run --yes --auto-rollback --json/)
+    expect(fn).toMatch(/deploy --env --phase --from --only --dry-run --yes --auto-rollback --rollback-past-migration --json/)
     expect(fn).toContain(MARKER)
     expect(fn).toMatch(/--env\|-e\) kind=env ;;/)
     expect(fn).toMatch(/--only\|--from\) kind=step ;;/)

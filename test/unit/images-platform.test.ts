@@ -12,7 +12,7 @@ describe('images.publish builds for the nodes’ platform', () => {
     try {
       const ctx = {
         envName: 'prod',
-        env: { accountId: '222222222222', region: 'us-east-1', release: 'v1.0.0' },
+        env: { accountId: '222222222222', region: 'us-east-1', release: 'v1.0.0', images: { source: 'build' } },
         catalog: { services: [{ name: 'deal-service' }] },
       } as unknown as Context
       const plan = await imagesPublish.plan(ctx, { skipBuild: false })
