@@ -146,7 +146,7 @@ export const kubeConfig: Step<z.infer<typeof params>> = {
   id: 'kube.config',
   title: 'kubeconfig context for the cluster',
   description:
-    'Plan 2.5: writes an autolytiq-<env> context (EKS endpoint and CA from DescribeCluster; user: an exec entry running the CLI's own hidden kube-token command, the EKS token without the aws CLI) into the kubeconfig atomically, keeping all other contexts; the sandbox checks its own kubeconfig instead.',
+    'Plan 2.5: writes an autolytiq-<env> context (EKS endpoint and CA from DescribeCluster; user: an exec entry running this CLI (hidden kube-token command), the EKS token without the aws CLI) into the kubeconfig atomically, keeping all other contexts; the sandbox checks its own kubeconfig instead.',
   danger: 'mutating',
   params,
   async plan(ctx) {
