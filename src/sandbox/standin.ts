@@ -5,10 +5,12 @@
  * data in the sandbox's PostgreSQL. The HTTPS gateway only forwards to it while the service's
  * Kubernetes endpoints are ready, so what runs in the cluster still decides what is reachable.
  *
- * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET.
+ * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET,
+ * IMAGE_FILE (optional: the image the cluster runs for it, whose tag may ask for faults).
  */
 import { createServer } from 'node:http'
 import { createStandinHandler } from './standin/app.js'
+import { Behaviour } from './standin/misbehaviour.js'
 import { Store } from './standin/store.js'
 
 function required(name: string): string {
@@ -39,12 +41,18 @@ for (;;) {
   }
 }
 
+const behaviour = new Behaviour((image, m) =>
+  process.stdout.write(`standin ${service}: now running ${image} (5xx share ${m.errorShare * 100}%, added latency ${m.delayMs} ms)\n`),
+)
+if (process.env.IMAGE_FILE) behaviour.followFile(process.env.IMAGE_FILE)
+
 const { handle } = createStandinHandler({
   service,
   healthPath: required('HEALTH_PATH'),
   dependsOn: (process.env.DEPENDS_ON ?? '').split(',').filter(Boolean),
   jwtSecret: required('JWT_SECRET'),
   store,
+  behaviour,
 })
 const server = createServer(handle)
 server.keepAliveTimeout = 5_000

@@ -26,6 +26,7 @@ import { startExternalSecretsController } from './controllers/external-secrets.j
 import { route53Records } from './dns-route53.js'
 import { watchEndpointReadiness } from './endpoint-readiness.js'
 import { ownedPrefix, startGateway, type Upstream } from './gateway.js'
+import { followDeploymentImages, imageFile } from './image-follower.js'
 import { startGrafanaStandin } from './grafana-standin.js'
 import { writeRuntime, type SandboxComponent, type SandboxRuntime } from './runtime.js'
 import { seedAws } from './seed.js'
@@ -153,6 +154,16 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const upstreams: Upstream[] = []
     const procs: Proc[] = []
     for (const s of o.catalog.deployments) upstreams.push({ service: s.name, port: await freePort(), prefix: ownedPrefix(s) })
+    // Each stand-in plays the image its Deployment runs (misbehaving tags: err20, slow500ms).
+    const imagesDir = join(o.dir, 'images')
+    const images = await followDeploymentImages(
+      cluster.kc,
+      o.env.namespace,
+      imagesDir,
+      o.catalog.deployments.map((s) => s.name),
+      (m) => o.log(`images: ${m}`),
+    )
+    stops.push({ name: 'image follower', stop: images.stop })
     await timed(`${upstreams.length} service stand-ins`, async () => {
       for (const u of upstreams) {
         const s = o.catalog.get(u.service)
@@ -168,6 +179,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
             DEPENDS_ON: s.dependsOn.join(','),
             DATABASE_URL: postgres.url,
             JWT_SECRET: jwtSecret,
+            IMAGE_FILE: imageFile(imagesDir, s.name),
           },
         })
         procs.push(proc)

@@ -43,13 +43,9 @@ export interface NodeSimulator {
   stop(): Promise<void>
 }
 
-/** The tag of an image reference ('repo/app:v1-crash' -> 'v1-crash'; no tag -> 'latest'). */
-export function imageTag(image: string): string {
-  const ref = image.split('@')[0] ?? image
-  const last = ref.split('/').pop() ?? ref
-  const i = last.indexOf(':')
-  return i === -1 ? 'latest' : last.slice(i + 1)
-}
+// In its own module so the stand-ins can read tags without loading the Kubernetes client.
+export { imageTag } from '../image-tag.js'
+import { imageTag } from '../image-tag.js'
 
 const isJobPod = (pod: V1Pod) => (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'Job')
 
