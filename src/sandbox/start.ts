@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KubeConfig } from '@kubernetes/client-node'
@@ -107,7 +107,15 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'] })
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
-        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig() })
+        // `kubectl logs` of a service's pod shows its stand-in process's real output.
+        const standinLog = (_ns: string, _pod: string, container: string): string | undefined => {
+          try {
+            return readFileSync(join(logDir, `standin-${container}.log`), 'utf8')
+          } catch {
+            return undefined
+          }
+        }
+        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig(), containerLogs: standinLog })
         stops.push({ name: 'node simulator', stop: sim.stop })
         return { kubeconfigPath: k.kubeconfigPath, kc: k.kubeConfig(), builtin: true }
       }),

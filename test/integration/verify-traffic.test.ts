@@ -8,12 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node'
+import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node'
 import { CreateDBClusterCommand, RDSClient } from '@aws-sdk/client-rds'
 import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
@@ -26,7 +27,7 @@ import { watchUntil } from '../harness/kube-wait.js'
 import { deployVerifiableService } from '../helpers/workloads.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { runCli } from '../helpers/cli.js'
-import { tempProject, type TempProject } from '../helpers/project.js'
+import { filesSnapshot, tempProject, type TempProject } from '../helpers/project.js'
 import { baseEnvironment } from '../fixtures/verify-context.js'
 import { startGateway, type TestGateway } from '../fixtures/gateway.js'
 import { createStandinHandler } from '../../src/sandbox/standin/app.js'
@@ -393,5 +394,42 @@ describe.skipIf(!ready)('verify after an incident', () => {
     } finally {
       writeConfig()
     }
+  }, 120_000)
+
+  it('a crash-looping release: the report shows the exit code and the last log lines (kubectl logs works on the simulated node)', async () => {
+    await rollTo('deal-service', 'v1.0.2-crash')
+    const crashing = await watchUntil<V1Pod>(
+      kc,
+      `/api/v1/namespaces/${ns}/pods`,
+      (p) => Boolean(p.spec?.containers?.[0]?.image?.endsWith('v1.0.2-crash') && (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1),
+      { timeoutMs: 60_000 },
+    )
+    const pod = crashing.metadata!.name!
+    const kubectl = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      execFile(kube!.kubectlPath, ['--kubeconfig', kube!.kubeconfigPath, 'logs', '-n', ns, pod, '--previous', '--tail', '5'], (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      )
+    })
+    expect(kubectl.out).toMatch(/panic: simulated crash: image tag "v1\.0\.2-crash" crashes on start\n.*exit status 1\n$/)
+    expect(kubectl.code).toBe(0)
+
+    const report = join(project.root, 'crash.md')
+    const r = await cli(['verify', '--json', '--window', WINDOW, '--report', report])
+    expect(r.code).toBe(1)
+    const out = r.json()
+    const ev = out.failingPods!.find((p) => p.pod === pod)!
+    expect(ev).toMatchObject({ service: 'deal-service', container: 'deal-service', lastTermination: { exitCode: 1, reason: 'Error' } })
+    expect(ev.logs.at(-2)).toMatch(/panic: simulated crash/)
+    expect(ev.logs.at(-1)).toMatch(/exit status 1$/)
+    expect(ev.events.join('\n')).toContain('BackOff')
+    const pods = out.checks.find((c) => c.id === 'k8s.pods')!
+    expect(pods.status).toBe('fail')
+    expect(pods.next).toBe(`autolytiq rollback --env ${ENV} --service deal-service`)
+    const md = readFileSync(report, 'utf8')
+    expect(md).toContain(`### ${pod} (deal-service)`)
+    expect(md).toContain('- last exit code 1 (Error)')
+    expect(md).toMatch(/```text\n(.*\n)*.*panic: simulated crash.*\n.*exit status 1\n```/)
+    // The canary: no output, report or file the CLI wrote holds the secret.
+    for (const text of [r.stdout, r.stderr, md, ...Object.values(filesSnapshot(project.home))]) expect(text).not.toContain(CANARY)
   }, 120_000)
 })

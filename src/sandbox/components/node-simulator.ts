@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { startKubeletLogServer, type ContainerLogSource } from './kubelet-logs.js'
 import { ApiException, CoreV1Api, type KubeConfig, makeInformer, PatchStrategy, setHeaderOptions, type V1Container, type V1Pod } from '@kubernetes/client-node'
 
 /**
@@ -19,8 +20,11 @@ import { ApiException, CoreV1Api, type KubeConfig, makeInformer, PatchStrategy, 
  *     graceful deletion), so ReplicaSet scale-down and namespace deletion complete
  *   - records Events (Scheduled, Pulled/Started, BackOff, Failed) like a kubelet would
  *
- * Not simulated: container logs (`kubectl logs` needs a kubelet to proxy to), exec,
- * port-forward, probes, resource accounting, OnFailure restarts of Job containers.
+ *   - serves the kubelet's container-log endpoint (kubelet-logs.ts), which the API server
+ *     proxies `pods/log` to: the output a `containerLogs` source gives (the sandbox: the
+ *     stand-in process's real output), plus what the simulated runtime did (a crash's panic)
+ *
+ * Not simulated: exec, port-forward, probes, resource accounting, OnFailure restarts of Job containers.
  */
 
 export type SimulatedOutcome = 'running' | 'crash' | 'image-pull-backoff' | 'succeeded' | 'failed'
@@ -34,6 +38,8 @@ export interface NodeSimulatorOptions {
   concurrency?: number
   /** Record kubelet-like Events (default true). */
   events?: boolean
+  /** A container's real output (the sandbox's stand-in processes); the simulator adds what its runtime did. */
+  containerLogs?: ContainerLogSource
 }
 
 export interface NodeSimulator {
@@ -65,7 +71,8 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 
 export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<NodeSimulator> {
   const nodeName = opts.nodeName ?? 'sim-node-1'
-  const nodeIP = '10.0.1.1'
+  // The node is this machine: the API server reaches its kubelet endpoint (logs) at this address.
+  const nodeIP = '127.0.0.1'
   const core = opts.kubeConfig.makeApiClient(CoreV1Api)
   const concurrency = opts.concurrency ?? 16
   const crashEvery = opts.crashRestartIntervalMs ?? 1000
@@ -73,7 +80,15 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   const errors: string[] = []
   let stopped = false
 
-  await registerNode(core, nodeName, nodeIP)
+  // Set once the informer runs; a log request before that finds no pod (404), as for an unknown pod.
+  let podLookup: (namespace: string, name: string) => V1Pod | undefined = () => undefined
+  const kubelet = await startKubeletLogServer((namespace, podName, container, previous) => {
+    const pod = podLookup(namespace, podName)
+    const c = pod?.spec?.containers.find((x) => x.name === container)
+    if (!pod || !c) return undefined
+    return simulatedLog(pod, c, previous, opts.containerLogs?.(namespace, podName, container, previous))
+  })
+  await registerNode(core, nodeName, nodeIP, kubelet.port)
 
   // --- per-pod bookkeeping (keyed by uid) ---
   let nextIp = 2
@@ -367,6 +382,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
     }, 500).unref()
   })
   await informer.start()
+  podLookup = (namespace, name) => informer.get(name, namespace)
 
   return {
     nodeName,
@@ -375,13 +391,36 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
       stopped = true
       for (const uid of [...crashTimers.keys()]) stopCrashLoop(uid)
       await informer.stop()
+      await kubelet.stop()
       if (active > 0) await new Promise<void>((resolve) => (idle = resolve))
     },
   }
 }
 
-/** Creates (or takes over) the simulated node and reports it Ready. */
-async function registerNode(core: CoreV1Api, name: string, ip: string): Promise<void> {
+/**
+ * What a container's log holds on this node: its real output when there is one, then what the
+ * simulated runtime did to it (a crash ends with a panic and exit status 1). A container that
+ * never started has no log; a previous run exists only after a restart.
+ */
+function simulatedLog(pod: V1Pod, c: V1Container, previous: boolean, real: string | undefined): string | undefined {
+  const outcome = containerOutcome(pod, c.image ?? '')
+  const restarts = pod.status?.containerStatuses?.find((s) => s.name === c.name)?.restartCount ?? 0
+  const started = real ?? `${now()} starting ${c.name} (image ${c.image})\n`
+  switch (outcome) {
+    case 'image-pull-backoff':
+      return undefined
+    case 'crash':
+      if (previous && restarts === 0) return undefined
+      return `${started}${now()} panic: simulated crash: image tag "${imageTag(c.image ?? '')}" crashes on start\n${now()} exit status 1\n`
+    case 'failed':
+      return previous ? undefined : `${started}${now()} simulated failure\n${now()} exit status 1\n`
+    default:
+      return previous ? undefined : started
+  }
+}
+
+/** Creates (or takes over) the simulated node and reports it Ready, its kubelet endpoint on `kubeletPort`. */
+async function registerNode(core: CoreV1Api, name: string, ip: string, kubeletPort: number): Promise<void> {
   const labels = {
     'kubernetes.io/hostname': name,
     'kubernetes.io/os': 'linux',
@@ -418,11 +457,9 @@ async function registerNode(core: CoreV1Api, name: string, ip: string): Promise<
             cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
             cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status (simulated)'),
           ],
-          addresses: [
-            { type: 'InternalIP', address: ip },
-            { type: 'Hostname', address: name },
-          ],
-          daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+          // No Hostname address: the API server prefers it and would try to resolve the node's name.
+          addresses: [{ type: 'InternalIP', address: ip }],
+          daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
           nodeInfo: {
             machineID: sha(name).slice(0, 32),
             systemUUID: sha(`uuid-${name}`).slice(0, 32),
