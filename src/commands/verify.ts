@@ -41,7 +41,7 @@ export default class Verify extends BaseCommand {
     watch: Flags.boolean({
       description: 'verify again every --interval until nothing fails (exit 0) or --timeout passes (exit 1); print only what changed between rounds',
     }),
-    interval: Flags.integer({ description: 'with --watch: seconds between rounds (default 10)', min: 1, default: 10 }),
+    interval: Flags.integer({ description: 'with --watch: seconds between rounds', min: 1, default: 10 }),
     json: jsonFlag,
   }
 
