@@ -115,6 +115,9 @@ async function measure(n) {
   if (checks.length !== n) throw new Error(`expected ${n} health checks, got ${checks.length}`)
   const sample = { concurrentMs: [], concurrentCpuMs: [], slowestCheckMs: [], singleCheckMs: [], sequentialMs: [] }
   for (let r = 0; r < runs; r++) {
+    // Cold, like one CLI invocation: a fresh client with no pooled connection or TLS session.
+    ctx.clients.http.close()
+    ctx.clients.http = new HttpClient({ caFile: ctx.env.caFile })
     let t = performance.now()
     const cpu = process.cpuUsage()
     const reports = await runChecks(ctx, checks, { deadlineMs: 120_000 })
@@ -124,6 +127,8 @@ async function measure(n) {
     const failed = reports.filter((x) => x.status !== 'pass')
     if (failed.length) throw new Error(`${failed.length} checks failed, e.g. ${failed[0].detail}`)
     sample.slowestCheckMs.push(Math.max(...reports.map((x) => x.ms)))
+    ctx.clients.http.close()
+    ctx.clients.http = new HttpClient({ caFile: ctx.env.caFile })
     t = performance.now()
     await runChecks(ctx, [checks[0]])
     sample.singleCheckMs.push(performance.now() - t)
@@ -139,9 +144,9 @@ async function measure(n) {
     concurrentOverSingleCheck: +(m.concurrentMs / m.singleCheckMs).toFixed(2),
     concurrentOverSlowestCheck: +(m.concurrentMs / m.slowestCheckMs).toFixed(2),
     sequentialOverConcurrent: +(m.sequentialMs / m.concurrentMs).toFixed(1),
-    // Target: start-up + concurrent run <= 1.5 x one check run alone + start-up.
-    targetMs: n === 12 ? round(1.5 * m.singleCheckMs + startupMs) : undefined,
-    meetsTarget: n === 12 ? m.concurrentMs <= 1.5 * m.singleCheckMs : undefined,
+    // Targets: the concurrent run within 1.5x one cold check at 12 services (issue #6), 2x at 200 (issue #19).
+    targetMs: round((n <= 12 ? 1.5 : 2) * m.singleCheckMs),
+    meetsTarget: m.concurrentMs <= (n <= 12 ? 1.5 : 2) * m.singleCheckMs,
   }
 }
 
@@ -159,7 +164,7 @@ try {
     loadAverage1m: +loadavg()[0].toFixed(1),
     runs,
     responseMs: RESPONSE_MS,
-    note: 'server in its own process; each check opens its own TLS connection (no keep-alive), as verify does; concurrent = runChecks over all health checks; sequential = the same checks one after another; singleCheck = one check run alone',
+    note: 'server in its own process; checks share keep-alive connections and resume one TLS session (a fresh client per concurrent run and per single check: cold, like one CLI invocation); concurrent = runChecks over all health checks; sequential = the same checks one after another on a warm client; singleCheck = one check run alone, cold',
     results,
   }
   writeFileSync(join(repo, 'bench', 'results', 'verify.json'), JSON.stringify(out, null, 2) + '\n')

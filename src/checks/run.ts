@@ -41,6 +41,8 @@ export async function runChecks(ctx: Context, checks: Check[], opts: { deadlineM
         status: outcome.status,
         detail: redact(outcome.detail),
         ms: Math.round(performance.now() - t0),
+        ...(outcome.next ? { next: redact(outcome.next) } : {}),
+        ...(outcome.data ? { data: outcome.data } : {}),
       }
     }),
   )

@@ -9,6 +9,7 @@ import { redirectCheck } from './redirect.js'
 import { redisPingCheck } from './redis.js'
 import { AppSecret } from './secrets.js'
 import { DEFAULT_EXPIRY, tlsCheck, type ExpiryThresholds } from './tls.js'
+import { DEFAULT_TRAFFIC_THRESHOLDS, trafficChecks } from './traffic.js'
 
 export interface VerifyCheckOptions {
   /** `--service`: narrow to these services and what they depend on. Empty: everything. */
@@ -19,11 +20,15 @@ export interface VerifyCheckOptions {
   /** Restarts and Warning events within this many minutes are reported. */
   windowMinutes?: number
   expiry?: ExpiryThresholds
+  /** Judge each service's traffic from Prometheus (`autolytiq verify`; not during go-live, before any traffic). */
+  traffic?: boolean
+  /** The traffic window (`--window`), in seconds. */
+  trafficWindowSeconds?: number
   /** Only these layers (the benchmark measures `services` alone). */
   layers?: string[]
 }
 
-export const VERIFY_DEFAULTS = { healthTimeoutMs: 5_000, probeTimeoutMs: 10_000, windowMinutes: 15 }
+export const VERIFY_DEFAULTS = { healthTimeoutMs: 5_000, probeTimeoutMs: 10_000, windowMinutes: 15, trafficWindowSeconds: 300 }
 
 /** The gateway carries every request: a service is unreachable when it is down, whatever the service says. */
 const ENTRY_POINT = 'api-gateway'
@@ -46,8 +51,8 @@ export function selectForVerify(ctx: Context, names: string[] = []): VerifySelec
 }
 
 /**
- * Every probe `autolytiq verify` runs, by layer: services (health through the API), edge (TLS,
- * redirect, DNS), kubernetes, database, redis, monitoring. All are read-only and independent,
+ * Every probe `autolytiq verify` runs, by layer: services (health through the API), traffic
+ * (golden signals from Prometheus), edge (TLS, redirect, DNS), kubernetes, database, redis, monitoring. All are read-only and independent,
  * so the caller runs them concurrently (src/checks/run.ts).
  */
 export function verifyChecks(ctx: Context, opts: VerifyCheckOptions = {}): Check[] {
@@ -57,6 +62,13 @@ export function verifyChecks(ctx: Context, opts: VerifyCheckOptions = {}): Check
   const secret = new AppSecret(ctx)
   const checks: Check[] = [
     ...deployments.map((s) => serviceHealthCheck(s, o.healthTimeoutMs)),
+    ...(o.traffic
+      ? trafficChecks(ctx, deployments, {
+          windowSeconds: o.trafficWindowSeconds ?? VERIFY_DEFAULTS.trafficWindowSeconds,
+          timeoutMs: o.probeTimeoutMs,
+          thresholds: { ...DEFAULT_TRAFFIC_THRESHOLDS, ...ctx.env.traffic },
+        })
+      : []),
     tlsCheck(o.healthTimeoutMs, opts.expiry ?? DEFAULT_EXPIRY),
     redirectCheck(o.healthTimeoutMs),
     dnsCheck(o.healthTimeoutMs),

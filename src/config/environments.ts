@@ -70,6 +70,17 @@ export const environmentSchema = z
     /** Terraform variables beyond those derived from this file (node sizes, DB class...). */
     terraformVars: z.record(z.unknown()).default({}),
     prometheusUrl: z.string().url().optional(),
+    /** verify's traffic thresholds; unset ones default to the alert rules' (5 % 5xx, p99 1 s) and 2× the baseline. */
+    traffic: z
+      .object({
+        errorRatioFail: z.number().min(0).max(1).optional(),
+        p99FailSeconds: z.number().positive().optional(),
+        warnFactor: z.number().min(1).optional(),
+        errorRatioWarnFloor: z.number().min(0).max(1).optional(),
+        latencyWarnFloorSeconds: z.number().min(0).optional(),
+      })
+      .strict()
+      .optional(),
     alertmanagerUrl: z.string().url().optional(),
     grafanaUrl: z.string().url().optional(),
     /** Name of the env var (or Secrets Manager secret) holding the Slack webhook. Never the URL itself. */

@@ -76,6 +76,10 @@ export interface CheckOutcome {
   status: CheckStatus
   detail: string
   ms: number
+  /** For a failure: the command to run next, ready to paste (`--env` included). */
+  next?: string
+  /** Structured evidence for --json and the report (figures, trends); never a secret. */
+  data?: Record<string, unknown>
 }
 
 /** A read-only probe with a timeout, shared by preflight, verify and the checklist. */

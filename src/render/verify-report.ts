@@ -1,5 +1,7 @@
 import type { CheckReport } from '../checks/run.js'
 import type { VerifyResult } from '../engine/verify.js'
+import { formatDuration } from '../config/duration.js'
+import { changeRows, describeTermination, trafficCharts, trafficData, unreadableSources } from './verify-sections.js'
 import { duration } from './table.js'
 
 const MARK = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' } as const
@@ -10,18 +12,22 @@ export function cell(text: string): string {
 }
 
 function bullets(checks: CheckReport[]): string[] {
-  return checks.map((c) => `- **${c.title}** (${c.layer}): ${c.detail.replace(/\r?\n/g, ' ')}`)
+  return checks.flatMap((c) => [
+    `- **${c.title}** (${c.layer}): ${c.detail.replace(/\r?\n/g, ' ')}`,
+    ...(c.status === 'fail' && c.next ? [`  - Next: \`${c.next}\``] : []),
+  ])
 }
 
 /**
- * The verify result as Markdown for an incident ticket: what is broken first, then every check
- * by layer with its evidence and timing. Redaction happens where the file is written.
+ * The verify result as an incident ticket, in the order it is read during an incident: what is
+ * broken and what to run, the traffic pictures, what changed, the failing pods' evidence, then
+ * every check by layer. Redaction happens where the file is written.
  */
 export function renderVerifyReport(r: VerifyResult): string {
   const count = (s: string): number => r.checks.filter((c) => c.status === s).length
   const fails = r.checks.filter((c) => c.status === 'fail')
   const warns = r.checks.filter((c) => c.status === 'warn')
-  const scope = r.services.length ? `services: ${r.services.join(', ')} (with the gateway and their data stores)` : 'whole platform'
+  const scope = r.serviceFilter.length ? `services: ${r.serviceFilter.join(', ')} (with the gateway and their data stores)` : 'whole platform'
   const lines = [
     `# Verification report: ${r.environment} — ${MARK[r.result]}`,
     '',
@@ -33,12 +39,35 @@ export function renderVerifyReport(r: VerifyResult): string {
     `| Started | ${r.startedAt} |`,
     `| Duration | ${duration(r.durationMs)} for the checks, all concurrent (deadline ${duration(r.deadlineMs)}; ${duration(r.startupMs)} loading clients) |`,
     `| Scope | ${cell(scope)} |`,
+    ...(r.trafficWindowSeconds ? [`| Traffic window | last ${formatDuration(r.trafficWindowSeconds)} |`] : []),
     `| Result | **${MARK[r.result]}**: ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail |`,
     '',
   ]
   if (fails.length) lines.push(`## Failures (${fails.length})`, '', ...bullets(fails), '')
-  if (warns.length) lines.push(`## Warnings (${warns.length})`, '', ...bullets(warns), '')
+  if (r.nextSteps.length) lines.push('## Next steps', '', ...[...new Set(r.nextSteps.map((n) => n.command))].map((c, i) => `${i + 1}. \`${c}\``), '')
   if (!fails.length && !warns.length) lines.push('All checks passed.', '')
+  const troubled = r.checks.filter((c) => c.status !== 'pass' && trafficData(c)?.trend)
+  if (troubled.length) lines.push('## Traffic', '', ...troubled.flatMap(trafficCharts))
+  if (r.changes) {
+    lines.push(`## What changed since ${r.changes.since.slice(0, 19)}Z`, '')
+    const rows = changeRows(r.changes)
+    if (rows.length) lines.push('| When (UTC) | Source | Who | What |', '|---|---|---|---|', ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`))
+    else lines.push('Nothing recorded in this window.')
+    const unread = unreadableSources(r.changes)
+    if (unread.length) lines.push('', 'Not read:', ...unread.map((u) => `- ${u}`))
+    lines.push('')
+  }
+  if (r.failingPods?.length) {
+    lines.push(`## Failing pods (${r.failingPods.length})`, '')
+    for (const p of r.failingPods) {
+      lines.push(`### ${p.pod}${p.service ? ` (${p.service})` : ''}`, '', `- Problem: ${p.problem}`, `- ${describeTermination(p)}`)
+      for (const e of p.events) lines.push(`- Event: ${e}`)
+      if (p.logs.length) lines.push('', `Last ${p.logs.length} log line(s) of container ${p.container}:`, '', '```text', ...p.logs, '```')
+      else lines.push(`- Logs: ${p.logsUnavailable ?? 'empty'}`)
+      lines.push('')
+    }
+  } else if (r.failingPodsError) lines.push('## Failing pods', '', `Could not be read: ${r.failingPodsError}`, '')
+  if (warns.length) lines.push(`## Warnings (${warns.length})`, '', ...bullets(warns), '')
   lines.push('## All checks', '')
   for (const layer of [...new Set(r.checks.map((c) => c.layer))]) {
     lines.push(`### ${layer}`, '', '| Status | Check | Detail | Time |', '|---|---|---|---|')

@@ -6,7 +6,8 @@
  * Kubernetes endpoints are ready, so what runs in the cluster still decides what is reachable.
  *
  * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET,
- * DNS_SERVERS (comma list: where the database host, an Aurora endpoint, resolves).
+ * DNS_SERVERS (comma list: where the database host, an Aurora endpoint, resolves),
+ * IMAGE_FILE (optional: the image the cluster runs for it, whose tag may ask for faults).
  *
  * A pod reads its environment when it starts: when the supervisor sees new pods of this service
  * start after the Kubernetes Secret changed (a database rollback), it sends `{ DATABASE_URL }`
@@ -14,6 +15,7 @@
  */
 import { createServer } from 'node:http'
 import { createStandinHandler } from './standin/app.js'
+import { Behaviour } from './standin/misbehaviour.js'
 import { Store } from './standin/store.js'
 
 function required(name: string): string {
@@ -44,12 +46,18 @@ for (;;) {
   }
 }
 
+const behaviour = new Behaviour((image, m) =>
+  process.stdout.write(`standin ${service}: now running ${image} (5xx share ${m.errorShare * 100}%, added latency ${m.delayMs} ms)\n`),
+)
+if (process.env.IMAGE_FILE) behaviour.followFile(process.env.IMAGE_FILE)
+
 const { handle } = createStandinHandler({
   service,
   healthPath: required('HEALTH_PATH'),
   dependsOn: (process.env.DEPENDS_ON ?? '').split(',').filter(Boolean),
   jwtSecret: required('JWT_SECRET'),
   store,
+  behaviour,
 })
 process.on('message', (m: { DATABASE_URL?: string }) => {
   if (!m.DATABASE_URL) return

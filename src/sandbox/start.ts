@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { KubeConfig } from '@kubernetes/client-node'
@@ -35,6 +35,7 @@ import { registerEbsCsiDriver, startEbsProvisioner } from './controllers/ebs-pro
 import { route53Records } from './dns-route53.js'
 import { watchEndpointReadiness } from './endpoint-readiness.js'
 import { ownedPrefix, startGateway, type Upstream } from './gateway.js'
+import { followDeploymentImages, imageFile } from './image-follower.js'
 import { startGrafanaStandin } from './grafana-standin.js'
 import { writeRuntime, type SandboxComponent, type SandboxRuntime } from './runtime.js'
 import { seedAws } from './seed.js'
@@ -131,8 +132,21 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         const k = await startKube({ controllers: [...KUBE_CONTROLLERS, 'disruption-controller'], tokenWebhookUrl: authn.url })
         stops.push({ name: 'kubernetes', stop: k.stop })
         components.push({ name: 'kube-apiserver', port: Number(new URL(k.server).port), url: k.server })
+        // `kubectl logs` of a service's pod shows its stand-in process's real output.
+        const standinLog = (_ns: string, _pod: string, container: string): string | undefined => {
+          try {
+            return readFileSync(join(logDir, `standin-${container}.log`), 'utf8')
+          } catch {
+            return undefined
+          }
+        }
         // the environment's node groups with EKS's allocatable resources: what would not fit on EKS stays Pending here
-        const sim = await startNodeSimulator({ kubeConfig: k.kubeConfig(), nodes: eksNodesFor(o.env.region, o.env.terraformVars), volumeBinding: true })
+        const sim = await startNodeSimulator({
+          kubeConfig: k.kubeConfig(),
+          nodes: eksNodesFor(o.env.region, o.env.terraformVars),
+          volumeBinding: true,
+          containerLogs: standinLog,
+        })
         // what terraform's aws-ebs-csi-driver add-on registers (the sandbox's terraform creates nothing real)
         await registerEbsCsiDriver(k.kubeConfig())
         stops.push({ name: 'node simulator', stop: sim.stop })
@@ -203,6 +217,16 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const upstreams: Upstream[] = []
     const procs: Proc[] = []
     for (const s of o.catalog.deployments) upstreams.push({ service: s.name, port: await freePort(), prefix: ownedPrefix(s) })
+    // Each stand-in plays the image its Deployment runs (misbehaving tags: err20, slow500ms).
+    const imagesDir = join(o.dir, 'images')
+    const images = await followDeploymentImages(
+      cluster.kc,
+      o.env.namespace,
+      imagesDir,
+      o.catalog.deployments.map((s) => s.name),
+      (m) => o.log(`images: ${m}`),
+    )
+    stops.push({ name: 'image follower', stop: images.stop })
     const dataPlaneStarted = timed('RDS data plane (Aurora endpoints -> PostgreSQL)', async () => {
       const dataPlane = await startRdsDataPlane({ aws, envName: o.envName, postgres, dns, log: o.log })
       stops.push({ name: 'rds data plane', stop: dataPlane.stop })
@@ -225,6 +249,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
             DATABASE_URL: databaseUrl,
             DNS_SERVERS: dns.server,
             JWT_SECRET: jwtSecret,
+            IMAGE_FILE: imageFile(imagesDir, s.name),
           },
           ipc: true, // new DATABASE_URL when new pods read a changed Secret (controllers/standin-env.ts)
         })

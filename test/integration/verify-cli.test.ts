@@ -142,7 +142,7 @@ describe.skipIf(!ready)('autolytiq verify', () => {
     expect(out.durationMs).toBeLessThan(slowest + 1000)
     expect(out.durationMs).toBeLessThan(sum / 3)
     const byId = Object.fromEntries(out.checks.map((c) => [c.id, c]))
-    expect([...new Set(out.checks.map((c) => c.layer))]).toEqual(['services', 'edge', 'kubernetes', 'database', 'redis', 'monitoring'])
+    expect([...new Set(out.checks.map((c) => c.layer))]).toEqual(['services', 'traffic', 'edge', 'kubernetes', 'database', 'redis', 'monitoring'])
     const failing = out.checks.filter((c) => c.status === 'fail')
     expect(failing).toEqual([])
     for (const id of ['health.api-gateway', 'health.auth-service', 'health.deal-service', 'tls.api', 'http.redirect', 'dns.api', 'k8s.deployments', 'k8s.pods'])

@@ -12,6 +12,7 @@ import {
 } from '@kubernetes/client-node'
 import type { SimNodeSpec } from './eks-nodes.js'
 import { place, quantity, usage, type SchedNode } from './scheduling.js'
+import { startKubeletLogServer, type ContainerLogSource } from './kubelet-logs.js'
 
 /**
  * Stands in for a kubelet (there is none: no container runtime here). Watches pods through an
@@ -37,8 +38,12 @@ import { place, quantity, usage, type SchedNode } from './scheduling.js'
  *     graceful deletion), so ReplicaSet scale-down and namespace deletion complete
  *   - records Events (Scheduled, Pulled/Started, BackOff, Failed) like a kubelet would
  *
- * Not simulated: container logs (`kubectl logs` needs a kubelet to proxy to), exec,
- * port-forward, probes, actual resource usage, preemption, OnFailure restarts of Job containers.
+ *   - serves the kubelet's container-log endpoint (kubelet-logs.ts), which the API server
+ *     proxies `pods/log` to: the output a `containerLogs` source gives (the sandbox: the
+ *     stand-in process's real output), plus what the simulated runtime did (a crash's panic)
+ *
+ * Not simulated: exec, port-forward, probes, actual resource usage, preemption, OnFailure
+ * restarts of Job containers.
  */
 
 export type SimulatedOutcome = 'running' | 'crash' | 'image-pull-backoff' | 'succeeded' | 'failed'
@@ -68,6 +73,8 @@ export interface NodeSimulatorOptions {
   concurrency?: number
   /** Record kubelet-like Events (default true). */
   events?: boolean
+  /** A container's real output (the sandbox's stand-in processes); the simulator adds what its runtime did. */
+  containerLogs?: ContainerLogSource
 }
 
 export interface NodeSimulator {
@@ -79,13 +86,9 @@ export interface NodeSimulator {
   stop(): Promise<void>
 }
 
-/** The tag of an image reference ('repo/app:v1-crash' -> 'v1-crash'; no tag -> 'latest'). */
-export function imageTag(image: string): string {
-  const ref = image.split('@')[0] ?? image
-  const last = ref.split('/').pop() ?? ref
-  const i = last.indexOf(':')
-  return i === -1 ? 'latest' : last.slice(i + 1)
-}
+// In its own module so the stand-ins can read tags without loading the Kubernetes client.
+export { imageTag } from '../image-tag.js'
+import { imageTag } from '../image-tag.js'
 
 const isJobPod = (pod: V1Pod) => (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'Job')
 
@@ -107,7 +110,9 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   const specs = opts.nodes?.length ? opts.nodes : [roomyNode(opts.nodeName ?? 'sim-node-1')]
   const nodes: (SchedNode & { ip: string })[] = specs.map((n, i) => ({
     name: n.name,
-    ip: `10.0.1.${i + 1}`,
+    // every simulated node is this machine: the API server reaches its kubelet endpoint (logs)
+    // at the node's InternalIP
+    ip: '127.0.0.1',
     labels: n.labels,
     taints: n.taints,
     allocatable: {
@@ -150,7 +155,15 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
   const errors: string[] = []
   let stopped = false
 
-  for (const [i, n] of specs.entries()) await registerNode(core, n, nodes[i]!.ip)
+  // Set once the informer runs; a log request before that finds no pod (404), as for an unknown pod.
+  let podLookup: (namespace: string, name: string) => V1Pod | undefined = () => undefined
+  const kubelet = await startKubeletLogServer((namespace, podName, container, previous) => {
+    const pod = podLookup(namespace, podName)
+    const c = pod?.spec?.containers.find((x) => x.name === container)
+    if (!pod || !c) return undefined
+    return simulatedLog(pod, c, previous, opts.containerLogs?.(namespace, podName, container, previous))
+  })
+  for (const [i, n] of specs.entries()) await registerNode(core, n, nodes[i]!.ip, kubelet.port)
   // pods bound by this process whose binding the informer has not shown yet (kube-scheduler's
   // "assumed" pods): two pods scheduled back to back must not both take the last free CPU
   const assumed = new Map<string, { uid: string; node: string }>()
@@ -509,6 +522,7 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
     }, 500).unref()
   })
   await informer.start()
+  podLookup = (namespace, name) => informer.get(name, namespace)
 
   return {
     nodeName: nodes[0]!.name,
@@ -519,8 +533,31 @@ export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<No
       clearInterval(volumeRetry)
       for (const uid of [...crashTimers.keys()]) stopCrashLoop(uid)
       await informer.stop()
+      await kubelet.stop()
       if (active > 0) await new Promise<void>((resolve) => (idle = resolve))
     },
+  }
+}
+
+/**
+ * What a container's log holds on this node: its real output when there is one, then what the
+ * simulated runtime did to it (a crash ends with a panic and exit status 1). A container that
+ * never started has no log; a previous run exists only after a restart.
+ */
+function simulatedLog(pod: V1Pod, c: V1Container, previous: boolean, real: string | undefined): string | undefined {
+  const outcome = containerOutcome(pod, c.image ?? '')
+  const restarts = pod.status?.containerStatuses?.find((s) => s.name === c.name)?.restartCount ?? 0
+  const started = real ?? `${now()} starting ${c.name} (image ${c.image})\n`
+  switch (outcome) {
+    case 'image-pull-backoff':
+      return undefined
+    case 'crash':
+      if (previous && restarts === 0) return undefined
+      return `${started}${now()} panic: simulated crash: image tag "${imageTag(c.image ?? '')}" crashes on start\n${now()} exit status 1\n`
+    case 'failed':
+      return previous ? undefined : `${started}${now()} simulated failure\n${now()} exit status 1\n`
+    default:
+      return previous ? undefined : started
   }
 }
 
@@ -537,7 +574,7 @@ function roomyNode(name: string): SimNodeSpec {
 }
 
 /** Creates (or takes over) a simulated node and reports it Ready. */
-async function registerNode(core: CoreV1Api, spec: SimNodeSpec, ip: string): Promise<void> {
+async function registerNode(core: CoreV1Api, spec: SimNodeSpec, ip: string, kubeletPort: number): Promise<void> {
   const name = spec.name
   const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...spec.labels }
   const taints = spec.taints.length ? spec.taints : undefined
@@ -570,11 +607,9 @@ async function registerNode(core: CoreV1Api, spec: SimNodeSpec, ip: string): Pro
             cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
             cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status (simulated)'),
           ],
-          addresses: [
-            { type: 'InternalIP', address: ip },
-            { type: 'Hostname', address: name },
-          ],
-          daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+          // No Hostname address: the API server prefers it and would try to resolve the node's name.
+          addresses: [{ type: 'InternalIP', address: ip }],
+          daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
           nodeInfo: {
             machineID: sha(name).slice(0, 32),
             systemUUID: sha(`uuid-${name}`).slice(0, 32),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { signJwt, verifyJwt } from './jwt.js'
 import { HttpMetrics } from './metrics.js'
+import type { Behaviour } from './misbehaviour.js'
 import type { Store } from './store.js'
 
 /**
@@ -16,6 +17,8 @@ export interface StandinConfig {
   dependsOn: string[]
   jwtSecret: string
   store: Store
+  /** Faults of the image the cluster runs (tag `err20`, `slow500ms`); none when absent. */
+  behaviour?: Behaviour
 }
 
 interface Request {
@@ -226,7 +229,16 @@ export function createStandinHandler(c: StandinConfig): { handle(req: IncomingMe
       res.end(metrics.render())
       return
     }
-    dispatch(req, url)
+    const faulty = url.pathname !== c.healthPath && c.behaviour
+    const delayMs = faulty ? c.behaviour!.now.delayMs : 0
+    const delayed = delayMs ? new Promise((r) => setTimeout(r, delayMs)) : Promise.resolve()
+    delayed
+      .then(() => dispatch(req, url))
+      .then(({ route, reply }) =>
+        faulty && c.behaviour!.nextFails()
+          ? { route, reply: { status: 500, body: { error: `${c.service}: injected failure (image tag)` } } }
+          : { route, reply },
+      )
       .catch((err: unknown): { route: string; reply: Reply } => ({ route: 'error', reply: { status: 500, body: { error: (err as Error).message } } }))
       .then(({ route, reply }) => {
         metrics.observe(req.method ?? 'GET', route, reply.status, Number(process.hrtime.bigint() - t0) / 1e9)
