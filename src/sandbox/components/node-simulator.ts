@@ -108,7 +108,7 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 
 export async function startNodeSimulator(opts: NodeSimulatorOptions): Promise<NodeSimulator> {
   const specs = opts.nodes?.length ? opts.nodes : [roomyNode(opts.nodeName ?? 'sim-node-1')]
-  const nodes: (SchedNode & { ip: string })[] = specs.map((n, i) => ({
+  const nodes: (SchedNode & { ip: string })[] = specs.map((n) => ({
     name: n.name,
     // every simulated node is this machine: the API server reaches its kubelet endpoint (logs)
     // at the node's InternalIP
