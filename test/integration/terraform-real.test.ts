@@ -83,6 +83,8 @@ async function workspace(root: string, rc: string, name: string) {
   const work = join(root, name)
   // A copy: init writes .terraform.lock.hcl next to the configuration.
   cpSync(join(REPO, 'terraform'), join(work, 'terraform'), { recursive: true })
+  // modules/ecr reads the catalog beside terraform/, as in the repository
+  cpSync(join(REPO, 'services'), join(work, 'services'), { recursive: true })
   const backend: TerraformBackend = await createStateBackend(aws!.endpoint, { key: `${name}/terraform.tfstate` })
   const env = {
     ...awsEnvFor(aws!.endpoint),
@@ -158,8 +160,10 @@ describe.skipIf(!aws).concurrent('the real AWS provider against moto', () => {
 
   it("the CLI's terraform.init installs the provider through the CLI configuration the setup writes, and names the setup when it cannot", async () => {
     // An environment whose terraformDir is (a copy of) the staging root, its state on moto.
-    const copy = join(root, 'cli-init')
+    const copy = join(root, 'cli-init', 'terraform')
     cpSync(join(REPO, 'terraform'), copy, { recursive: true })
+    // modules/ecr reads the catalog beside terraform/, as in the repository
+    cpSync(join(REPO, 'services'), join(root, 'cli-init', 'services'), { recursive: true })
     const p = await awsProject({ endpoint: aws!.endpoint, environment: { terraformDir: join(copy, 'environments', 'staging') } })
     try {
       const deploy = (steps: string[], env: Record<string, string>) =>
@@ -274,7 +278,9 @@ module "network" {
   name              = "wotest"
   cluster_name      = "wotest"
   cidr              = "10.0.0.0/16"
-  nat_gateway_count = 1
+  nat_gateway_count  = 1
+  kms_key_arn        = module.kms.key_arn
+  log_retention_days = 1
 }
 
 module "database" {

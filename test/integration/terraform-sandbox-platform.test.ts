@@ -65,6 +65,8 @@ describe('the sandbox platform on moto', () => {
     await execa('bash', [join(REPO, 'scripts', 'terraform-cli-config.sh')], { env: { TF_CLI_CONFIG_FILE: rc } })
     // A copy: terraform init writes .terraform.lock.hcl next to the configuration.
     cpSync(join(REPO, 'terraform'), join(dir, 'terraform'), { recursive: true })
+    // modules/ecr reads the catalog beside terraform/, as in the repository
+    cpSync(join(REPO, 'services'), join(dir, 'services'), { recursive: true })
     redisPort = await freePort()
     p = await awsProject({
       endpoint: moto.endpoint,
