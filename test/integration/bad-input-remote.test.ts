@@ -226,7 +226,7 @@ const CASES: Case[] = [
     authMoto: true,
     code: 2,
     message: /AWS rejected the credentials during s3\.ListObjectVersions: InvalidAccessKeyId \(expired or invalid\)/,
-    next: /aws sso login .*then re-run the same command/,
+    next: /aws sso login[\s\S]*then re-run the same command/, // oclif wraps the Error block at 80 columns
   },
   {
     name: 'kube: bearer token the API server rejects (deploy --only k8s.namespaces)',
