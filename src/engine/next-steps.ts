@@ -8,12 +8,11 @@ import type { Context } from './types.js'
  * the command shows the evidence (logs, describe) instead.
  */
 export function nextStepFor(ctx: Context, r: CheckReport, rollouts: Map<string, Change>): string {
-  const env = `--env ${ctx.envName}`
   const ns = `-n ${ctx.env.namespace}`
   const region = `--region ${ctx.env.region}`
   const rollbackable = (names: string[]): string[] => names.filter((n) => rollouts.has(n) && !rollouts.get(n)!.rollback)
   const named = servicesNamed(ctx, r)
-  const rollback = (names: string[]): string => `autolytiq rollback ${env} ${names.map((n) => `--service ${n}`).join(' ')}`
+  const rollback = (names: string[]): string => `autolytiq rollback --env ${ctx.envName} --service ${names.join(' --service ')}`
   const refresh = `kubectl ${ns} annotate externalsecret --all force-sync=$(date +%s) --overwrite`
   const prefix = r.id.split('.')[0]
   if (prefix === 'health' || prefix === 'traffic') {
@@ -29,7 +28,7 @@ export function nextStepFor(ctx: Context, r: CheckReport, rollouts: Map<string, 
     }
     case 'k8s.hpa':
     case 'k8s.pdb':
-      return `autolytiq deploy ${env} --only k8s.deploy`
+      return `autolytiq deploy --env ${ctx.envName} --only k8s.deploy`
     case 'k8s.nodes':
       return 'kubectl describe nodes'
     case 'k8s.pvcs':
@@ -38,11 +37,11 @@ export function nextStepFor(ctx: Context, r: CheckReport, rollouts: Map<string, 
       return refresh
     case 'tls.api':
       // ACM renews a DNS-validated certificate by itself as long as its validation records exist; the step re-checks both.
-      return `autolytiq deploy ${env} --only acm.certificate`
+      return `autolytiq deploy --env ${ctx.envName} --only acm.certificate`
     case 'http.redirect':
-      return `autolytiq deploy ${env} --only k8s.deploy`
+      return `autolytiq deploy --env ${ctx.envName} --only k8s.deploy`
     case 'dns.api':
-      return `autolytiq deploy ${env} --only dns.records`
+      return `autolytiq deploy --env ${ctx.envName} --only dns.records`
     case 'database.rds':
       return `aws rds describe-db-clusters ${region} --query 'DBClusters[].[DBClusterIdentifier,Status]'`
     case 'database.select':
@@ -59,7 +58,7 @@ export function nextStepFor(ctx: Context, r: CheckReport, rollouts: Map<string, 
     case 'monitoring.alertmanager':
     case 'monitoring.receivers':
     case 'monitoring.grafana':
-      return `autolytiq deploy ${env} --only monitoring.deploy`
+      return `autolytiq deploy --env ${ctx.envName} --only monitoring.deploy`
   }
   return `kubectl ${ns} get events --sort-by=.lastTimestamp`
 }
