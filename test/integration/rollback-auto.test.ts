@@ -55,7 +55,7 @@ function writeGoLiveWithMigration(imageTags: Record<string, string>): void {
         title: 'Kubernetes deployment',
         steps: [
           { uses: 'k8s.namespaces' },
-          { uses: 'k8s.deploy', with: { imageTags } },
+          { uses: 'k8s.deploy', with: { imageTags, pinDigests: false } }, // no ECR in this test: tags, not digests
           { uses: 'k8s.migrate', with: { timeoutSeconds: 120 } },
           { uses: 'k8s.rollout', with: { timeoutSeconds: 120 } },
         ],
@@ -135,7 +135,7 @@ describe.skipIf(!kube)('deploy --auto-rollback restores what the failed run chan
   it('never rolls back past a migration unasked: in CI it says so and leaves the release (#16 item 1)', async () => {
     writeGoLiveWithMigration({ 'user-service': 'v1.0.3-crash' })
     const r = await runCli(['deploy', '--env', ENV, '--yes', '--auto-rollback', '--json'], { ...p.env, CI: 'true' }, { timeoutMs: 170_000 })
-    expect(r.code).toBe(1)
+    expect(r.code, r.stdout + r.stderr).toBe(1)
     const report = JSON.parse(r.stdout) as DeployJson
     expect(report.error?.step).toBe('k8s.rollout')
     expect(report.rollback).toMatch(
