@@ -120,7 +120,14 @@ describe('kill matrix', () => {
     const oks = auditLines().filter((l) => l.action === 'step.run' && l.result === 'ok')
     const twice = oks.map((l) => l.step).filter((s, i, all) => all.indexOf(s) !== i)
     // on failure, the audit entries of the step say why it ran again (what its check() saw)
-    expect(twice, JSON.stringify(auditLines().filter((l) => twice.includes(l.step)), null, 1)).toEqual([])
+    expect(
+      twice,
+      JSON.stringify(
+        auditLines().filter((l) => twice.includes(l.step)),
+        null,
+        1,
+      ),
+    ).toEqual([])
 
     // a re-run of the finished environment changes nothing
     const again = await cli(['deploy', '--env', 'sandbox', '--yes', '--json'])
