@@ -6,6 +6,8 @@
 /** Fields the API server changes on every write or that say nothing about intent. */
 const VOLATILE_METADATA = ['managedFields', 'resourceVersion', 'generation', 'creationTimestamp', 'uid', 'selfLink']
 
+const CONTROLLER_REVISION = 'deployment.kubernetes.io/revision'
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 
 export interface DiffOptions {
@@ -19,6 +21,13 @@ export interface DiffOptions {
 export function comparable(obj: unknown): Json {
   const o = structuredClone(obj) as { [k: string]: Json } & { metadata?: { [k: string]: Json } }
   if (o.metadata) for (const k of VOLATILE_METADATA) delete o.metadata[k]
+  // The Deployment controller's own bookkeeping: it may bump between the live read and the
+  // server-side dry-run, and no manifest ever sets it.
+  const annotations = o.metadata?.annotations as { [k: string]: Json } | undefined
+  if (annotations) {
+    delete annotations[CONTROLLER_REVISION]
+    if (Object.keys(annotations).length === 0) delete o.metadata!.annotations
+  }
   delete o.status
   return o
 }

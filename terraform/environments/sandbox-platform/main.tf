@@ -52,6 +52,7 @@ module "platform" {
 
   # moto 5.2.1 gaps, one switch per resource (README "Terraform in the sandbox").
   backup_selection                = false
+  eks_addons                      = false
   eks_cluster_ingress             = false
   redis_replication_group_managed = false
   redis_existing_endpoint         = nonsensitive(local.redis_group.primary_endpoint)

@@ -13,6 +13,7 @@ provider "aws" {
     cloudwatch     = var.aws_endpoint
     cloudwatchlogs = var.aws_endpoint
     ec2            = var.aws_endpoint
+    ecr            = var.aws_endpoint
     eks            = var.aws_endpoint
     elasticache    = var.aws_endpoint
     iam            = var.aws_endpoint
@@ -34,6 +35,7 @@ provider "aws" {
   s3_use_path_style           = true
   endpoints {
     backup = var.aws_endpoint
+    ecr    = var.aws_endpoint
     kms    = var.aws_endpoint
     sts    = var.aws_endpoint
   }

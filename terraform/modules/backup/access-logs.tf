@@ -97,4 +97,9 @@ resource "aws_s3_bucket_logging" "backups" {
   bucket        = aws_s3_bucket.backups.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "backups/"
+
+  # S3 checks at PutBucketLogging that the target grants the logging service; without this the
+  # two are created in parallel and the first apply fails with InvalidTargetBucketForLogging
+  # (moto enforces it too: test/integration/terraform-sandbox-platform.test.ts found it).
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }

@@ -7,6 +7,7 @@
 #   provisioner, so Prometheus's 50Gi claim never binds. The gp3 StorageClass itself is a
 #   Kubernetes object the runbook applies (k8s side).
 resource "aws_eks_addon" "vpc_cni" {
+  count                       = var.addons_enabled ? 1 : 0
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = "vpc-cni"
   resolve_conflicts_on_create = "OVERWRITE"
@@ -45,6 +46,7 @@ resource "aws_iam_role_policy_attachment" "ebs_csi" {
 }
 
 resource "aws_eks_addon" "ebs_csi" {
+  count                       = var.addons_enabled ? 1 : 0
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = "aws-ebs-csi-driver"
   service_account_role_arn    = aws_iam_role.ebs_csi.arn
@@ -57,4 +59,14 @@ resource "aws_eks_addon" "ebs_csi" {
 
 output "ebs_csi_role_arn" {
   value = aws_iam_role.ebs_csi.arn
+}
+
+moved {
+  from = aws_eks_addon.vpc_cni
+  to   = aws_eks_addon.vpc_cni[0]
+}
+
+moved {
+  from = aws_eks_addon.ebs_csi
+  to   = aws_eks_addon.ebs_csi[0]
 }

@@ -51,3 +51,9 @@ variable "database_size" {
     max     = number
   })
 }
+
+variable "addons_enabled" {
+  description = "Install the vpc-cni (network policy on) and aws-ebs-csi-driver add-ons. Off only in the sandbox: moto 5.2.1 has no CreateAddon (404)."
+  type        = bool
+  default     = true
+}

@@ -168,3 +168,9 @@ variable "redis_auth_token" {
   default     = null
   sensitive   = true
 }
+
+variable "eks_addons" {
+  description = "The EKS add-ons (vpc-cni with network policy, aws-ebs-csi-driver). Off in the sandbox: moto has no CreateAddon."
+  type        = bool
+  default     = true
+}
