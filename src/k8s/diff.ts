@@ -24,10 +24,7 @@ export function comparable(obj: unknown): Json {
   // The Deployment controller's own bookkeeping: it may bump between the live read and the
   // server-side dry-run, and no manifest ever sets it.
   const annotations = o.metadata?.annotations as { [k: string]: Json } | undefined
-  if (annotations) {
-    delete annotations[CONTROLLER_REVISION]
-    if (Object.keys(annotations).length === 0) delete o.metadata!.annotations
-  }
+  if (annotations) delete annotations[CONTROLLER_REVISION]
   delete o.status
   return o
 }
