@@ -87,34 +87,30 @@ export async function startAutoscaler(
       opts.log(`autoscaler: ${target.name} ${replicas} -> ${desired} replicas (HPA bounds ${min}-${max})`)
     }
 
+    // What the HPA controller writes: replica counts, then the metrics and conditions of this round.
+    const patchStatus = (status: Record<string, unknown>) =>
+      hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
+        { name, namespace, body: { status: { currentReplicas: deployment.status?.replicas ?? replicas, desiredReplicas: desired, ...status } } },
+        mergePatch,
+      )
+
     if (!metricsServer) {
       const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')
       if (active?.status === 'False' && active.reason === 'FailedGetResourceMetric' && !hpa.status?.currentMetrics?.length) return
       const t = new Date()
-      await hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
-        {
-          name,
-          namespace,
-          body: {
-            status: {
-              currentReplicas: deployment.status?.replicas ?? replicas,
-              desiredReplicas: desired,
-              currentMetrics: null,
-              conditions: [
-                {
-                  type: 'AbleToScale',
-                  status: 'True',
-                  reason: 'SucceededGetScale',
-                  message: "the HPA controller was able to get the target's current scale",
-                  lastTransitionTime: t,
-                },
-                { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: NO_METRICS_API, lastTransitionTime: t },
-              ],
-            },
+      await patchStatus({
+        currentMetrics: null,
+        conditions: [
+          {
+            type: 'AbleToScale',
+            status: 'True',
+            reason: 'SucceededGetScale',
+            message: "the HPA controller was able to get the target's current scale",
+            lastTransitionTime: t,
           },
-        },
-        mergePatch,
-      )
+          { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: NO_METRICS_API, lastTransitionTime: t },
+        ],
+      })
       last.delete(target.name)
       return
     }
@@ -149,26 +145,15 @@ export async function startAutoscaler(
       message,
       lastTransitionTime: t,
     })
-    await hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
-      {
-        name,
-        namespace,
-        body: {
-          status: {
-            currentReplicas: deployment.status?.replicas ?? replicas,
-            desiredReplicas: desired,
-            currentMetrics: metrics,
-            lastScaleTime: desired !== replicas ? t : hpa.status?.lastScaleTime,
-            conditions: [
-              condition('AbleToScale', 'ReadyForNewScale', 'recommended size matches current size'),
-              condition('ScalingActive', 'ValidMetricFound', 'the HPA was able to successfully calculate a replica count from cpu resource utilization'),
-              { ...condition('ScalingLimited', 'DesiredWithinRange', 'the desired count is within the acceptable range'), status: 'False' },
-            ],
-          },
-        },
-      },
-      mergePatch,
-    )
+    await patchStatus({
+      currentMetrics: metrics,
+      lastScaleTime: desired !== replicas ? t : hpa.status?.lastScaleTime,
+      conditions: [
+        condition('AbleToScale', 'ReadyForNewScale', 'recommended size matches current size'),
+        condition('ScalingActive', 'ValidMetricFound', 'the HPA was able to successfully calculate a replica count from cpu resource utilization'),
+        { ...condition('ScalingLimited', 'DesiredWithinRange', 'the desired count is within the acceptable range'), status: 'False' },
+      ],
+    })
   }
 
   const reconciler = startReconciler({
