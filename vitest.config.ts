@@ -18,10 +18,6 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          // Known failing after session 3's merges (see README "Terraform with the real provider"):
-          // the whole-platform apply on moto now succeeds, but the second run still plans a change.
-          // Run it by hand: AUTOLYTIQ_TEST_SANDBOX_PLATFORM=1 npx vitest run test/integration/terraform-sandbox-platform.test.ts
-          exclude: ['**/node_modules/**', ...(process.env.AUTOLYTIQ_TEST_SANDBOX_PLATFORM ? [] : ['test/integration/terraform-sandbox-platform.test.ts'])],
           globalSetup: ['test/setup/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,

@@ -321,7 +321,8 @@ async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output
     fault?.afterRun()
     if (out) ctx.state.setOutputs(s.id, out)
     if (impl.verify) await withDeadline(impl.verify(stepCtx, s.params, out), signal, `${s.id} verify`)
-    const detail = probe.status === 'drift' ? `repaired drift: ${probe.detail}` : undefined
+    const summary = impl.summary?.(out)
+    const detail = probe.status === 'drift' ? `repaired drift: ${probe.detail}${summary ? `; ${summary}` : ''}` : summary
     // A read-only step that ran (smoke tests, a wait, verify) proved something; it changed nothing.
     const changed = impl.danger !== 'read'
     await finish('done', changed, detail)

@@ -68,6 +68,8 @@ export interface Step<P = Record<string, unknown>> {
   rollbackPoint?(ctx: Context, p: P): Promise<Omit<RollbackPoint, 'step' | 'runId' | 'at'> | undefined>
   run(ctx: Context, p: P): Promise<Outputs>
   verify?(ctx: Context, p: P, out: Outputs): Promise<void>
+  /** One line on what run() did, from its outputs, for the run report, the state and the audit log (never a secret). */
+  summary?(out: Outputs): string | undefined
 }
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'

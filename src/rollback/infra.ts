@@ -5,7 +5,7 @@ import { AutolytiqError, EXIT, StepFailedError, UserError } from '../engine/erro
 import type { Prompter } from '../engine/prompt.js'
 import { installInterruptHandler } from '../engine/runner.js'
 import type { Context } from '../engine/types.js'
-import { describePlan, summarize } from '../steps/terraform/plan.js'
+import { describePlanChanges, plannedChanges, summarize, type PlanJson } from '../steps/terraform/plan.js'
 import { tfvarsPath } from '../steps/terraform/tfvars.js'
 import { backendArgs, commandLine, terraform } from '../steps/terraform/tf.js'
 import { describeVersion, listStateVersions, makeCurrent, withTerraformLock, type StateVersion } from './state-versions.js'
@@ -72,9 +72,9 @@ async function plan(ctx: Context): Promise<InfraPlan> {
   const r = await terraform(ctx, { args: planArgs(ctx), okExitCodes: [2], timeoutMs: 20 * 60_000 })
   if (r.exitCode === 0) return { changes: false, summary: 'no changes', text: r.stdout }
   const show = await terraform(ctx, { args: ['show', '-json', '-no-color', planPath(ctx)] })
-  const json = JSON.parse(show.stdout) as { resource_changes?: { address: string; change: { actions: string[] } }[] }
-  const s = summarize((json.resource_changes ?? []).filter((c) => !(c.change.actions.length === 1 && c.change.actions[0] === 'no-op')))
-  return { changes: true, summary: describePlan({ ...s, changes: true, planFile: planPath(ctx) }), text: r.stdout }
+  const json = JSON.parse(show.stdout) as PlanJson
+  const s = summarize(json.resource_changes ?? [])
+  return { changes: true, summary: describePlanChanges({ ...s, ...plannedChanges(json), changes: true, planFile: planPath(ctx) }), text: r.stdout }
 }
 
 /**

@@ -75,4 +75,5 @@ export const terraformApply: Step<z.infer<typeof params>> = {
     rmSync(file, { force: true })
     return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId: await stateVersion(ctx) }
   },
+  summary: (out) => (out && typeof out.summary === 'string' ? `applied: ${out.summary}` : undefined),
 }

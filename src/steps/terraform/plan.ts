@@ -15,11 +15,37 @@ export interface PlanSummary {
   planSha256?: string
   /** Addresses of what would be destroyed or replaced: the lines a reviewer must not miss. */
   destroys: string[]
+  /** Every resource the plan touches: address, action and (update, replace) the attributes that change. */
+  resources?: PlannedChange[]
+  /** Root outputs whose value changes. */
+  outputs?: string[]
 }
 
-interface ResourceChange {
+export type PlannedAction = 'create' | 'update' | 'replace' | 'delete' | 'read'
+
+/** One resource in a plan, by name only: attribute values (possibly secrets) never leave terraform. */
+export interface PlannedChange {
   address: string
-  change: { actions: string[] }
+  action: PlannedAction
+  /** Top-level attributes that differ between state and plan (update, replace), sorted. */
+  attributes?: string[]
+}
+
+export interface ResourceChange {
+  address: string
+  change: {
+    actions: string[]
+    before?: unknown
+    after?: unknown
+    after_unknown?: unknown
+    replace_paths?: unknown[][]
+  }
+}
+
+/** The part of `terraform show -json <plan>` read here. */
+export interface PlanJson {
+  resource_changes?: ResourceChange[]
+  output_changes?: Record<string, { actions: string[] }>
 }
 
 /** terraform's own counting: a replace is one add and one destroy. */
@@ -40,10 +66,70 @@ export function summarize(resourceChanges: ResourceChange[]): Pick<PlanSummary, 
   return { add, change, destroy, destroys }
 }
 
+function actionOf(actions: string[]): PlannedAction | undefined {
+  if (actions.includes('create') && actions.includes('delete')) return 'replace'
+  if (actions.length !== 1) return undefined
+  const a = actions[0]
+  return a === 'create' || a === 'update' || a === 'delete' || a === 'read' ? a : undefined
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** after_unknown marks a value "known after apply" with true, at any depth. */
+const anyUnknown = (v: unknown): boolean => v === true || (Array.isArray(v) ? v.some(anyUnknown) : isObject(v) && Object.values(v).some(anyUnknown))
+
+/** Names of the top-level attributes an update or replace changes (values compared, never shown). */
+export function changedAttributes(change: ResourceChange['change']): string[] {
+  const before = isObject(change.before) ? change.before : {}
+  const after = isObject(change.after) ? change.after : {}
+  const unknown = isObject(change.after_unknown) ? change.after_unknown : {}
+  const names = new Set<string>()
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after), ...Object.keys(unknown)]))
+    if (anyUnknown(unknown[k]) || JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null)) names.add(k)
+  for (const path of change.replace_paths ?? []) if (typeof path[0] === 'string') names.add(path[0])
+  return [...names].sort()
+}
+
+/** The resources and outputs a `terraform show -json` plan changes (no-ops left out). */
+export function plannedChanges(plan: PlanJson): Pick<PlanSummary, 'resources' | 'outputs'> {
+  const resources: PlannedChange[] = []
+  for (const rc of plan.resource_changes ?? []) {
+    const action = actionOf(rc.change.actions)
+    if (!action) continue
+    resources.push(action === 'update' || action === 'replace' ? { address: rc.address, action, attributes: changedAttributes(rc.change) } : { address: rc.address, action })
+  }
+  const outputs = Object.entries(plan.output_changes ?? {})
+    .filter(([, c]) => !(c.actions.length === 1 && c.actions[0] === 'no-op'))
+    .map(([name]) => name)
+  return { resources, outputs }
+}
+
 export function describePlan(s: PlanSummary): string {
   if (!s.changes) return 'no changes'
   const counts = `${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`
   return s.add + s.change + s.destroy === 0 ? `${counts} (outputs change only)` : counts
+}
+
+const SIGN: Record<PlannedAction, string> = { create: '+', update: '~', replace: '-/+', delete: '-', read: '<=' }
+/** Changes, replacements and deletions first: those are what a second plan or a reviewer looks for. */
+const ORDER: PlannedAction[] = ['delete', 'replace', 'update', 'create', 'read']
+const LISTED = 12
+
+/**
+ * describePlan plus what changes, for the step's report line and the on-call engineer:
+ * `0 to add, 1 to change, 0 to destroy: ~ module.x.aws_y.z (attr_a, attr_b)`, at most 12 entries.
+ */
+export function describePlanChanges(s: PlanSummary): string {
+  const counts = describePlan(s)
+  if (!s.changes) return counts
+  const sorted = [...(s.resources ?? [])].sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action))
+  const items = [
+    ...sorted.map((r) => `${SIGN[r.action]} ${r.address}${r.attributes?.length ? ` (${r.attributes.join(', ')})` : ''}`),
+    ...(s.outputs ?? []).map((o) => `output ${o}`),
+  ]
+  if (items.length === 0) return counts
+  const more = items.length > LISTED ? `; … ${items.length - LISTED} more` : ''
+  return `${counts}: ${items.slice(0, LISTED).join('; ')}${more}`
 }
 
 const planArgs = (ctx: Context, tfvars: string): string[] => [
@@ -70,8 +156,14 @@ async function makePlan(ctx: Context): Promise<PlanSummary> {
     return { add: 0, change: 0, destroy: 0, changes: false, planFile: file, destroys: [] }
   }
   const show = await terraform(ctx, { args: ['show', '-json', '-no-color', file] })
-  const json = JSON.parse(show.stdout) as { resource_changes?: ResourceChange[] }
-  const summary: PlanSummary = { ...summarize(json.resource_changes ?? []), changes: true, planFile: file, planSha256: sha256File(file) }
+  const json = JSON.parse(show.stdout) as PlanJson
+  const summary: PlanSummary = {
+    ...summarize(json.resource_changes ?? []),
+    ...plannedChanges(json),
+    changes: true,
+    planFile: file,
+    planSha256: sha256File(file),
+  }
   fresh.set(file, summary)
   return summary
 }
@@ -91,15 +183,16 @@ export const terraformPlan: Step<z.infer<typeof params>> = {
   async check(ctx) {
     const s = await makePlan(ctx)
     if (!s.changes) return { status: 'done', detail: 'no changes', outputs: { ...s } }
-    return { status: 'todo', detail: describePlan(s) }
+    return { status: 'todo', detail: describePlanChanges(s) }
   },
   async run(ctx) {
     const file = planFile(ctx)
     const memo = fresh.get(file)
     const s = memo && existsSync(file) && sha256File(file) === memo.planSha256 ? memo : await makePlan(ctx)
     fresh.delete(file)
-    ctx.log(`plan: ${describePlan(s)}${s.destroys.length ? `; destroys ${s.destroys.join(', ')}` : ''}`)
+    ctx.log(`plan: ${describePlanChanges(s)}`)
     if (s.destroy > 0) ctx.warn(`terraform plan destroys ${s.destroy} resource(s): ${s.destroys.join(', ')}`)
     return { ...s }
   },
+  summary: (out) => describePlanChanges(out as unknown as PlanSummary),
 }
