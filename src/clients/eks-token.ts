@@ -23,7 +23,7 @@ type Data = string | ArrayBuffer | ArrayBufferView
 const bytes = (d: Data): string | Uint8Array =>
   typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
 
-class NodeSha256 {
+export class NodeSha256 {
   private h: Hash | Hmac
   private readonly secret?: string | Uint8Array
   constructor(secret?: Data) {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildContext, workDir } from '../engine/context.js'
 import { AutolytiqError, EXIT, StepFailedError, UserError } from '../engine/errors.js'
@@ -6,7 +6,7 @@ import type { Prompter } from '../engine/prompt.js'
 import { installInterruptHandler } from '../engine/runner.js'
 import type { Context } from '../engine/types.js'
 import { describePlanChanges, plannedChanges, summarize, type PlanJson } from '../steps/terraform/plan.js'
-import { tfvarsPath } from '../steps/terraform/tfvars.js'
+import { tfvarsPath, writeTfvars } from '../steps/terraform/tfvars.js'
 import { backendArgs, commandLine, terraform } from '../steps/terraform/tf.js'
 import { describeVersion, listStateVersions, makeCurrent, withTerraformLock, type StateVersion } from './state-versions.js'
 
@@ -51,30 +51,32 @@ export interface InfraRollbackResult {
 
 const initArgs = (ctx: Context): string[] => ['init', '-input=false', '-no-color', '-reconfigure', ...backendArgs(ctx)]
 const planPath = (ctx: Context): string => join(workDir(ctx.root, ctx.envName), 'rollback-infra.tfplan')
-function planArgs(ctx: Context): string[] {
-  const vars = tfvarsPath(ctx)
-  return [
-    'plan',
-    '-input=false',
-    '-no-color',
-    '-detailed-exitcode',
-    '-lock-timeout=60s',
-    ...(existsSync(vars) ? [`-var-file=${vars}`] : []),
-    `-out=${planPath(ctx)}`,
-  ]
+const verifyPlanPath = (ctx: Context): string => join(workDir(ctx.root, ctx.envName), 'rollback-infra-verify.tfplan')
+function planArgs(ctx: Context, out = planPath(ctx)): string[] {
+  return ['plan', '-input=false', '-no-color', '-detailed-exitcode', '-lock-timeout=60s', `-var-file=${tfvarsPath(ctx)}`, `-out=${out}`]
 }
 
-/** `terraform init` + `plan -detailed-exitcode`, summarised from `terraform show -json`. */
+/** `terraform plan -detailed-exitcode -out=<file>`, summarised from `terraform show -json` (addresses, actions, attribute names). */
+async function planTo(ctx: Context, file: string): Promise<InfraPlan> {
+  const r = await terraform(ctx, { args: planArgs(ctx, file), okExitCodes: [2], timeoutMs: 20 * 60_000 })
+  if (r.exitCode === 0) return { changes: false, summary: 'no changes', text: r.stdout }
+  const show = await terraform(ctx, { args: ['show', '-json', '-no-color', file] })
+  const json = JSON.parse(show.stdout) as PlanJson
+  const s = summarize(json.resource_changes ?? [])
+  return { changes: true, summary: describePlanChanges({ ...s, ...plannedChanges(json), changes: true, planFile: file }), text: r.stdout }
+}
+
+/**
+ * terraform.tfvars.json rendered from autolytiq.yaml as it is now, `terraform init`, then the plan.
+ * Rendered, not reused: an engineer who reverted a bad change in autolytiq.yaml plans against the
+ * reverted variables, never against the file the bad deploy left behind.
+ */
 async function plan(ctx: Context): Promise<InfraPlan> {
+  writeTfvars(ctx)
   ctx.log('terraform init')
   await terraform(ctx, { args: initArgs(ctx) })
   ctx.log('terraform plan')
-  const r = await terraform(ctx, { args: planArgs(ctx), okExitCodes: [2], timeoutMs: 20 * 60_000 })
-  if (r.exitCode === 0) return { changes: false, summary: 'no changes', text: r.stdout }
-  const show = await terraform(ctx, { args: ['show', '-json', '-no-color', planPath(ctx)] })
-  const json = JSON.parse(show.stdout) as PlanJson
-  const s = summarize(json.resource_changes ?? [])
-  return { changes: true, summary: describePlanChanges({ ...s, ...plannedChanges(json), changes: true, planFile: planPath(ctx) }), text: r.stdout }
+  return planTo(ctx, planPath(ctx))
 }
 
 /**
@@ -110,6 +112,7 @@ export async function rollbackInfra(req: InfraRollbackRequest): Promise<InfraRol
           `dynamodb PutItem ${ctx.env.terraformState.lockTable} LockID=${bucket}/${key}-md5 Digest=<md5 of the restored state> (only if a legacy dynamodb_table digest item exists)`,
           `s3 DeleteObject s3://${bucket}/${key}.tflock`,
         ]),
+    `write ${tfvarsPath(ctx)} from autolytiq.yaml (as the terraform.tfvars step does)`,
     commandLine(ctx, initArgs(ctx)),
     commandLine(ctx, planArgs(ctx)),
     `${commandLine(ctx, ['apply', '-input=false', planPath(ctx)])}   (only after a second confirmation)`,
@@ -226,11 +229,14 @@ async function applyPlan(ctx: Context): Promise<void> {
   try {
     await terraform(ctx, { args: ['apply', '-input=false', '-no-color', planPath(ctx)], progress: true, timeoutMs: 90 * 60_000 })
     // Verified when a fresh plan finds nothing left to do.
-    const after = await terraform(ctx, {
-      args: ['plan', '-input=false', '-no-color', '-detailed-exitcode', '-lock-timeout=60s', ...planArgs(ctx).filter((a) => a.startsWith('-var-file'))],
-      okExitCodes: [2],
-    })
-    if (after.exitCode === 2) throw new StepFailedError('terraform apply finished but a new plan still shows changes', `inspect: ${commandLine(ctx, ['plan'])}`)
+    ctx.log('terraform plan (verify: nothing left to change)')
+    const after = await planTo(ctx, verifyPlanPath(ctx))
+    rmSync(verifyPlanPath(ctx), { force: true })
+    if (after.changes)
+      throw new StepFailedError(
+        `terraform apply finished but a new plan still shows changes: ${after.summary}`,
+        `inspect: ${commandLine(ctx, ['plan', `-var-file=${tfvarsPath(ctx)}`])}`,
+      )
     await audit('ok')
   } catch (err) {
     await audit('failed', (err as Error).message)

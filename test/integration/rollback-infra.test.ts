@@ -108,7 +108,7 @@ describe.skipIf(!aws)('rollback infra: S3 state versions with the real terraform
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const out = JSON.parse(r.stdout) as InfraJson
     expect(out).toMatchObject({ result: 'planned', restored: true, applied: false, chosen: versionWithout, previous: versionWith })
-    expect(out.plan).toMatchObject({ changes: true, summary: '1 to add, 0 to change, 0 to destroy' })
+    expect(out.plan).toMatchObject({ changes: true, summary: '1 to add, 0 to change, 0 to destroy: + terraform_data.feature[0]' })
     expect(out.plan!.text).toContain('terraform_data.feature[0] will be created')
     expect(out.note).toContain('--apply')
 

@@ -28,6 +28,13 @@ export function renderTfvars(ctx: Context): string {
   return JSON.stringify(vars, null, 2) + '\n'
 }
 
+/** Writes terraform.tfvars.json from autolytiq.yaml (no secrets in it); returns its path. */
+export function writeTfvars(ctx: Context): string {
+  const path = tfvarsPath(ctx)
+  writeFileAtomic(path, renderTfvars(ctx), 0o644)
+  return path
+}
+
 export const terraformTfvars: Step<z.infer<typeof params>> = {
   id: 'terraform.tfvars',
   title: 'Terraform variables for this environment',
@@ -44,9 +51,7 @@ export const terraformTfvars: Step<z.infer<typeof params>> = {
     return { status: 'done', outputs: { path } }
   },
   async run(ctx) {
-    const path = tfvarsPath(ctx)
-    writeFileAtomic(path, renderTfvars(ctx), 0o644)
-    return { path }
+    return { path: writeTfvars(ctx) }
   },
   async verify(ctx) {
     JSON.parse(readFileSync(tfvarsPath(ctx), 'utf8'))
