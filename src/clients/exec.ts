@@ -14,6 +14,8 @@ export interface ExecOptions {
   okExitCodes?: number[]
   /** Called with each line of output as it arrives (progress for long commands). */
   onLine?: (line: string) => void
+  /** Called with the child's pid once it runs (terraform apply records it: a lock it leaves behind can be proved dead). */
+  onSpawn?: (pid: number) => void
 }
 
 export interface ExecResult {
@@ -75,6 +77,7 @@ export const exec: Exec = async (file, args, opts = {}) => {
   // Loaded on first use: execa costs ~150 ms of start-up that `status` or `log` never need.
   const { execa } = await import('execa')
   const child = execa(file, args, options)
+  if (opts.onSpawn && child.pid !== undefined) opts.onSpawn(child.pid)
   if (opts.onLine) {
     const onData = (buf: Buffer): void => {
       for (const line of buf.toString().split('\n')) if (line.trim()) opts.onLine!(redact(line))

@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { ClientRequest } from 'node:http'
-import type { Exec } from '../clients/exec.js'
+import { readdirSync, readFileSync } from 'node:fs'
+import type { Exec, ExecOptions } from '../clients/exec.js'
 import type { Context } from './types.js'
 
 /**
@@ -39,6 +40,75 @@ const READ_ONLY_COMMANDS: Record<string, Set<string>> = {
   git: new Set(['rev-parse', 'status', 'log', 'describe', 'ls-remote', 'show']),
 }
 
+/** The S3 version of the Terraform state object now (undefined: none yet). */
+async function stateObjectVersion(ctx: Context): Promise<string | undefined> {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3')
+  const { bucket, key } = ctx.env.terraformState
+  try {
+    return (await (await ctx.clients.aws.s3()).send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).VersionId
+  } catch {
+    return undefined
+  }
+}
+
+/** The pid and all its descendants (Linux /proc), parents first. */
+function processTree(pid: number): number[] {
+  const out = [pid]
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`))
+        for (const c of readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) out.push(Number(c))
+    } catch {
+      // gone already
+    }
+  }
+  return out
+}
+
+/**
+ * The kill point inside `terraform apply`: after a resource completes, once terraform has persisted
+ * partial state (a new S3 version of the state object; terraform persists at most every 20 s, right
+ * after a resource completes), SIGKILL terraform and its children (provider plugins, provisioners),
+ * then the CLI. Terraform holds its state lock (`<key>.tflock`) then: the lock stays behind, and the
+ * saved plan no longer matches the state. An apply that persists nothing before it ends is killed
+ * after it returns, as any other command.
+ */
+async function duringApply(ctx: Context, kill: (where: string) => never, opts: ExecOptions = {}): Promise<ExecOptions> {
+  const before = await stateObjectVersion(ctx)
+  let terraformPid: number | undefined
+  let watching = false
+  const watchPersist = async (): Promise<void> => {
+    if (watching) return
+    watching = true
+    for (let i = 0; i < 30; i++) {
+      const now = await stateObjectVersion(ctx)
+      if (now && now !== before && terraformPid !== undefined) {
+        for (const pid of processTree(terraformPid)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {
+            // exited on its own
+          }
+        }
+        kill(`during \`terraform apply\` (pid ${terraformPid}), after it persisted partial state (state version ${now}) while holding its state lock`)
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    watching = false
+  }
+  return {
+    ...opts,
+    onSpawn: (pid) => {
+      terraformPid = pid
+      opts.onSpawn?.(pid)
+    },
+    onLine: (line) => {
+      opts.onLine?.(line)
+      if (/: (Creation|Modifications|Destruction) complete after/.test(line)) void watchPersist()
+    },
+  }
+}
+
 export function armKillFault(ctx: Context, stepId: string): KillFault | undefined {
   if (!ctx.env.awsEndpoint || !(process.env[FAULT_ENV] ?? '').split(',').includes(stepId)) return undefined
   const awsHost = new URL(ctx.env.awsEndpoint).host
@@ -62,7 +132,7 @@ export function armKillFault(ctx: Context, stepId: string): KillFault | undefine
     const tool = file.split('/').pop() ?? file
     const sub = args.find((a) => !a.startsWith('-')) ?? ''
     try {
-      return await ctx.clients.exec(file, args, opts)
+      return await ctx.clients.exec(file, args, tool === 'terraform' && sub === 'apply' ? await duringApply(ctx, kill, opts) : opts)
     } finally {
       if (!READ_ONLY_COMMANDS[tool]?.has(sub)) kill(`after \`${tool} ${sub}\``)
     }

@@ -161,8 +161,9 @@ describe.skipIf(!aws)('rollback infra on the real modules (kms + observability o
       setTerraformVars({})
       const r = await cli('rollback infra --apply', ['rollback', 'infra', '--env', 'sandbox', '--state-version', good, '--yes', '--apply', '--json'])
       expect(r.code, explain(r)).toBe(0)
-      // One JSON document on stdout: terraform's apply progress is not in it.
+      // One JSON document on stdout; terraform's apply progress is neither in it nor on stderr (--json: no progress).
       const out = JSON.parse(r.stdout) as InfraJson
+      expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/Modifications complete|Creation complete|Apply complete/)
       expect(out).toMatchObject({ ok: true, result: 'applied', restored: true, applied: true, chosen: good, previous: badVersion })
       // The plan after the restore: the refreshed state against the reverted variables.
       expect(out.plan!.summary).toMatch(/^1 to add, 11 to change, 0 to destroy: ~ /)

@@ -104,6 +104,20 @@ export function plannedChanges(plan: PlanJson): Pick<PlanSummary, 'resources' | 
   return { resources, outputs }
 }
 
+/**
+ * The changes of `fresh` that the reviewed plan did not contain: empty when `fresh` is the rest of
+ * `reviewed` after an interrupted apply (a replace may have only its create or its delete left).
+ */
+export function beyondReviewed(reviewed: PlanSummary, fresh: PlanSummary): string[] {
+  const allowed = new Map((reviewed.resources ?? []).map((r) => [r.address, r.action]))
+  return (fresh.resources ?? [])
+    .filter((r) => {
+      const was = allowed.get(r.address)
+      return !(was === r.action || (was === 'replace' && (r.action === 'create' || r.action === 'delete')) || r.action === 'read')
+    })
+    .map((r) => `${SIGN[r.action]} ${r.address}`)
+}
+
 export function describePlan(s: PlanSummary): string {
   if (!s.changes) return 'no changes'
   const counts = `${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`
@@ -145,7 +159,7 @@ const planArgs = (ctx: Context, tfvars: string): string[] => [
 /** Plans made by check() in this process, so run() does not plan twice in a row (a prod plan takes minutes). */
 const fresh = new Map<string, PlanSummary>()
 
-async function makePlan(ctx: Context): Promise<PlanSummary> {
+export async function makePlan(ctx: Context): Promise<PlanSummary> {
   const tfvars = requireTfvars(ctx)
   const file = planFile(ctx)
   ctx.log('terraform plan')

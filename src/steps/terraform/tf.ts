@@ -74,6 +74,7 @@ export interface TfRun {
   timeoutMs?: number
   /** Stream lines as progress (apply); off for commands whose stdout is JSON. */
   progress?: boolean
+  onSpawn?: (pid: number) => void
 }
 
 /** Runs terraform through the one subprocess wrapper, in the environment's directory and data dir. */
@@ -85,6 +86,7 @@ export async function terraform(ctx: Context, run: TfRun): Promise<ExecResult> {
     timeoutMs: run.timeoutMs ?? 10 * 60_000,
     okExitCodes: run.okExitCodes,
     onLine: run.progress ? (l) => ctx.log(l) : undefined,
+    onSpawn: run.onSpawn,
   })
 }
 
