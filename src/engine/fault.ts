@@ -10,7 +10,8 @@ import type { Context } from './types.js'
  * listed step it reaches:
  * - a step with work to do dies right after its first outside change lands (an AWS mutating call,
  *   a Kubernetes or other non-GET HTTP request, an external command that changes something), or,
- *   when its run() changes nothing outside, after run() returns;
+ *   when its run() changes nothing outside, after run() returns; inside `terraform apply`, once
+ *   terraform has persisted partial state (terraform and its children are SIGKILLed with the CLI);
  * - a step check() finds done or skipped dies right after check() answers.
  * Either way before the step is recorded: the state file says `running`, with the step's work
  * partly or wholly done, which a re-run must finish without doing anything twice.

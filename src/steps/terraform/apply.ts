@@ -1,12 +1,12 @@
 import { hostname, userInfo } from 'node:os'
 import { existsSync, rmSync } from 'node:fs'
 import { z } from 'zod'
-import { ExternalError, LockHeldError, UserError } from '../../engine/errors.js'
+import { ExternalError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
 import { requireAccount } from '../aws/account.js'
 import { isAwsError, httpStatus } from '../aws/util.js'
-import { beyondReviewed, describePlan, describePlanChanges, makePlan, type PlanSummary } from './plan.js'
-import { deadApplyReason, describeTerraformLock, forceUnlockCommand, inFlightApply, IN_FLIGHT, readTerraformLock, type ApplyInFlight } from './lock.js'
+import { describePlan, type PlanSummary } from './plan.js'
+import { deadApplyReason, inFlightApply, IN_FLIGHT, lockHeld, readTerraformLock, type ApplyInFlight } from './lock.js'
 import { commandLine, planFile, sha256File, terraform } from './tf.js'
 
 const params = z.object({}).strict()
@@ -62,39 +62,11 @@ async function applyFile(ctx: Context, file: string, planSha256: string | undefi
   }
 }
 
-/** Terraform's lock held by someone else: exit 3 naming the holder, and what to do. */
-async function lockHeld(ctx: Context): Promise<LockHeldError> {
-  const lock = await readTerraformLock(ctx)
-  if (!lock) return new LockHeldError(`Terraform's state lock for ${ctx.envName} was held, and is free now`, `re-run: autolytiq deploy --env ${ctx.envName}`)
-  const dead = deadApplyReason(ctx, lock)
-  return new LockHeldError(
-    `Terraform's state is locked: ${describeTerraformLock(ctx, lock)}`,
-    dead
-      ? `${dead}: \`autolytiq state unlock --env ${ctx.envName}\` removes its lock, then re-run`
-      : `wait for that terraform to finish; if it is dead (you checked on its machine), remove its lock with \`${forceUnlockCommand(ctx, lock)}\``,
-  )
-}
-
 /** Fail at once (exit 3) on a lock provably left by a dead apply, instead of waiting out -lock-timeout. */
 async function refuseDeadLock(ctx: Context): Promise<void> {
   if (!inFlightApply(ctx)) return
   const lock = await readTerraformLock(ctx)
   if (lock && deadApplyReason(ctx, lock)) throw await lockHeld(ctx)
-}
-
-/** The rest of an interrupted apply: a fresh plan that must be part of the reviewed one, then its apply. */
-async function applyRest(ctx: Context, reviewed: PlanSummary): Promise<void> {
-  ctx.log('the saved plan is stale: an interrupted apply of it changed the state; planning what is left of it')
-  const rest = await makePlan(ctx)
-  if (!rest.changes) return
-  const extra = beyondReviewed(reviewed, rest)
-  if (extra.length)
-    throw new UserError(
-      `after the interrupted apply, terraform plans changes the reviewed plan did not contain: ${extra.slice(0, 10).join('; ')}`,
-      rePlan(ctx),
-    )
-  ctx.log(`applying the rest of the reviewed plan: ${describePlanChanges(rest)}`)
-  await applyFile(ctx, rest.planFile, reviewed.planSha256)
 }
 
 const rePlan = (ctx: Context): string => `re-plan and review: \`autolytiq deploy --env ${ctx.envName} --from terraform.plan\``
@@ -136,17 +108,15 @@ export const terraformApply: Step<z.infer<typeof params>> = {
     const what = `Apply the terraform plan to ${ctx.envName}: ${describePlan(plan)}`
     if (plan.destroy > 0 && ctx.env.production) await ctx.prompt.typed(`${what}, destroying ${plan.destroys.join(', ')}.`, ctx.envName, what)
     else if (!(await ctx.prompt.confirm(`${what}?`, what))) throw new UserError('terraform apply not confirmed; nothing was changed')
-    const interrupted = inFlightApply(ctx)
     await refuseDeadLock(ctx)
     try {
       await applyFile(ctx, file, plan.planSha256)
     } catch (err) {
-      if (!(err instanceof ExternalError && /Saved plan is stale/i.test(err.message))) throw err
-      // A killed apply of this very plan persisted part of its work: the saved plan no longer
-      // matches the state. Apply what is left of it, and only that.
-      if (interrupted?.planSha256 !== plan.planSha256)
+      // After an apply killed midway, a deploy re-plans in terraform.plan's check(); only a run that
+      // skips terraform.plan (--from/--only terraform.apply) meets the stale saved plan here.
+      if (err instanceof ExternalError && /Saved plan is stale/i.test(err.message))
         throw new UserError('the saved plan is stale: the state changed since it was made (another apply, or an interrupted one)', rePlan(ctx))
-      await applyRest(ctx, plan)
+      throw err
     }
     rmSync(file, { force: true })
     return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId: await stateVersion(ctx), [IN_FLIGHT]: null }

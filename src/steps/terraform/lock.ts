@@ -1,4 +1,5 @@
 import { hostname, userInfo } from 'node:os'
+import { LockHeldError } from '../../engine/errors.js'
 import type { Context } from '../../engine/types.js'
 import { pidAlive } from '../../engine/lock.js'
 import { httpStatus, isAwsError } from '../aws/util.js'
@@ -110,4 +111,17 @@ export async function releaseDeadTerraformLock(ctx: Context): Promise<{ lock: st
     detail: removed ? dead : 'the lock changed while unlocking',
   })
   return { lock: where, removed, reason: removed ? dead : 'it changed hands while unlocking; run state unlock again' }
+}
+
+/** Terraform's lock held: exit 3 naming the holder, and what to do about it. */
+export async function lockHeld(ctx: Context): Promise<LockHeldError> {
+  const lock = await readTerraformLock(ctx)
+  if (!lock) return new LockHeldError(`Terraform's state lock for ${ctx.envName} was held, and is free now`, `re-run: autolytiq deploy --env ${ctx.envName}`)
+  const dead = deadApplyReason(ctx, lock)
+  return new LockHeldError(
+    `Terraform's state is locked: ${describeTerraformLock(ctx, lock)}`,
+    dead
+      ? `${dead}: \`autolytiq state unlock --env ${ctx.envName}\` removes its lock, then re-run`
+      : `wait for that terraform to finish; if it is dead (you checked on its machine), remove its lock with \`${forceUnlockCommand(ctx, lock)}\``,
+  )
 }

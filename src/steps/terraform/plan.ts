@@ -1,6 +1,8 @@
 import { existsSync, rmSync } from 'node:fs'
 import { z } from 'zod'
+import { ExternalError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
+import { lockHeld } from './lock.js'
 import { commandLine, planFile, requireTfvars, sha256File, terraform } from './tf.js'
 
 const params = z.object({}).strict()
@@ -104,20 +106,6 @@ export function plannedChanges(plan: PlanJson): Pick<PlanSummary, 'resources' | 
   return { resources, outputs }
 }
 
-/**
- * The changes of `fresh` that the reviewed plan did not contain: empty when `fresh` is the rest of
- * `reviewed` after an interrupted apply (a replace may have only its create or its delete left).
- */
-export function beyondReviewed(reviewed: PlanSummary, fresh: PlanSummary): string[] {
-  const allowed = new Map((reviewed.resources ?? []).map((r) => [r.address, r.action]))
-  return (fresh.resources ?? [])
-    .filter((r) => {
-      const was = allowed.get(r.address)
-      return !(was === r.action || (was === 'replace' && (r.action === 'create' || r.action === 'delete')) || r.action === 'read')
-    })
-    .map((r) => `${SIGN[r.action]} ${r.address}`)
-}
-
 export function describePlan(s: PlanSummary): string {
   if (!s.changes) return 'no changes'
   const counts = `${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`
@@ -159,11 +147,15 @@ const planArgs = (ctx: Context, tfvars: string): string[] => [
 /** Plans made by check() in this process, so run() does not plan twice in a row (a prod plan takes minutes). */
 const fresh = new Map<string, PlanSummary>()
 
-export async function makePlan(ctx: Context): Promise<PlanSummary> {
+async function makePlan(ctx: Context): Promise<PlanSummary> {
   const tfvars = requireTfvars(ctx)
   const file = planFile(ctx)
   ctx.log('terraform plan')
-  const r = await terraform(ctx, { args: planArgs(ctx, tfvars), okExitCodes: [2], timeoutMs: 20 * 60_000 })
+  const r = await terraform(ctx, { args: planArgs(ctx, tfvars), okExitCodes: [2], timeoutMs: 20 * 60_000 }).catch(async (err: unknown) => {
+    // a killed apply's lock (or someone's running terraform): exit 3 naming it, not a raw terraform error
+    if (err instanceof ExternalError && /Error acquiring the state lock/i.test(err.message)) throw await lockHeld(ctx)
+    throw err
+  })
   if (r.exitCode === 0) {
     // A plan file from an earlier run must not be applied later by mistake.
     rmSync(file, { force: true })
