@@ -31,6 +31,8 @@ export interface HttpResponse {
   certificate?: PeerCertificate
   /** Set when TLS verification failed but rejectUnauthorized was false. */
   authorizationError?: string
+  /** HTTPS: the connection resumed an earlier TLS session (no certificate was presented or checked on it). */
+  sessionReused?: boolean
 }
 
 /**
@@ -42,14 +44,16 @@ export class HttpClient {
   /** Built once: parsing ~150 root certificates per request costs ~150 ms of CPU each time. */
   private readonly secureContext?: SecureContext
   /**
-   * Keep-alive agents, one per certificate policy, so a verify run with 200 health checks through
-   * the one public entry point does not pay 200 full TLS handshakes: idle connections are reused
-   * and new ones resume the cached TLS session. A connection opened without verification (the TLS
-   * check judges the certificate itself) lives in its own agent, never serving a verified request.
+   * The keep-alive agent of verified requests, so a verify run with 200 health checks through the
+   * one public entry point does not pay 200 full TLS handshakes: idle connections are reused and
+   * new ones resume the cached TLS session. Only verified handshakes put sessions in it. A request
+   * with `rejectUnauthorized: false` (the TLS check, which judges the certificate itself) never
+   * touches it: Node skips the host-name check on a resumed session, so a verified request resuming
+   * a session first opened without verification would accept a certificate for another host.
    */
-  private readonly agents = { verified: new https.Agent({ keepAlive: true, maxCachedSessions: 1000 }), unverified: new https.Agent({ keepAlive: true }) }
+  private readonly verifiedAgent = new https.Agent({ keepAlive: true, maxCachedSessions: 1000 })
   private readonly plainAgent = new http.Agent({ keepAlive: true })
-  /** First TLS connection per origin and policy: the others wait for its session ticket so they can resume it. */
+  /** First TLS connection per origin: the others wait for its session ticket so they can resume it. */
   private readonly firstHandshake = new Map<string, Promise<void>>()
 
   constructor(readonly settings: HttpSettings = {}) {
@@ -64,8 +68,7 @@ export class HttpClient {
 
   /** Closes idle keep-alive connections (a finished command must not wait for them to time out). */
   close(): void {
-    this.agents.verified.destroy()
-    this.agents.unverified.destroy()
+    this.verifiedAgent.destroy()
     this.plainAgent.destroy()
   }
 
@@ -74,16 +77,30 @@ export class HttpClient {
     const url = new URL(req.url)
     const isHttps = url.protocol === 'https:'
     if (!isHttps) return this.send(req, url, started, this.plainAgent)
-    const verified = req.rejectUnauthorized ?? true
-    const key = `${verified}|${url.host}`
-    const first = this.firstHandshake.get(key)
+    if (req.rejectUnauthorized === false) return this.inspect(req, url, started)
+    const first = this.firstHandshake.get(url.host)
     if (first) {
       await first
-      return this.send(req, url, started, verified ? this.agents.verified : this.agents.unverified)
+      return this.send(req, url, started, this.verifiedAgent)
     }
     let settle!: () => void
-    this.firstHandshake.set(key, new Promise<void>((resolve) => (settle = resolve)))
-    return this.send(req, url, started, verified ? this.agents.verified : this.agents.unverified, settle).finally(settle)
+    this.firstHandshake.set(url.host, new Promise<void>((resolve) => (settle = resolve)))
+    return this.send(req, url, started, this.verifiedAgent, settle).finally(settle)
+  }
+
+  /**
+   * A request that must see the certificate as the server presents it now: a connection of its
+   * own with a full handshake (the chain and the host name are checked on it; the verdict is in
+   * `authorizationError`), no session offered or kept, closed after the answer. In `verify --watch`
+   * a pooled or resumed connection would show the first round's certificate for ever.
+   */
+  private async inspect(req: HttpRequest, url: URL, started: number): Promise<HttpResponse> {
+    const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 0 })
+    try {
+      return await this.send(req, url, started, agent)
+    } finally {
+      agent.destroy()
+    }
   }
 
   private send(req: HttpRequest, url: URL, started: number, agent: http.Agent, onConnected?: () => void): Promise<HttpResponse> {
@@ -118,6 +135,7 @@ export class HttpClient {
           const sock = res.socket as TLSSocket
           const certificate = isHttps && sock.getPeerCertificate ? sock.getPeerCertificate(true) : undefined
           const authorizationError = isHttps && sock.authorizationError ? String(sock.authorizationError) : undefined
+          const sessionReused = isHttps ? sock.isSessionReused() : undefined
           const chunks: Buffer[] = []
           let size = 0
           res.on('data', (c: Buffer) => {
@@ -133,6 +151,7 @@ export class HttpClient {
               ms: Math.round(performance.now() - started),
               certificate,
               authorizationError,
+              sessionReused,
             })
           })
           res.on('error', reject)
