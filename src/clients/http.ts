@@ -3,7 +3,11 @@ import https from 'node:https'
 import { readFileSync } from 'node:fs'
 import { isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls'
+import { H2Origin } from './http2-origin.js'
 import { lookupVia } from './lookup.js'
+
+/** Health and smoke responses are small; memory is capped if an endpoint misbehaves. */
+const MAX_BODY = 1_000_000
 
 export interface HttpSettings {
   /** DNS servers to resolve with ("127.0.0.1:5353"); default: the system resolver. */
@@ -55,6 +59,8 @@ export class HttpClient {
   private readonly plainAgent = new http.Agent({ keepAlive: true })
   /** First TLS connection per origin: the others wait for its session ticket so they can resume it. */
   private readonly firstHandshake = new Map<string, Promise<void>>()
+  /** Per HTTPS origin: its HTTP/2 connection, or undefined once it chose HTTP/1.1 in ALPN. */
+  private readonly h2 = new Map<string, Promise<H2Origin | undefined>>()
 
   constructor(readonly settings: HttpSettings = {}) {
     this.lookup = lookupVia(settings.dnsServers)
@@ -70,6 +76,12 @@ export class HttpClient {
   close(): void {
     this.verifiedAgent.destroy()
     this.plainAgent.destroy()
+    for (const o of this.h2.values())
+      void o.then(
+        (s) => s?.close(),
+        () => undefined,
+      )
+    this.h2.clear()
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -78,6 +90,8 @@ export class HttpClient {
     const isHttps = url.protocol === 'https:'
     if (!isHttps) return this.send(req, url, started, this.plainAgent)
     if (req.rejectUnauthorized === false) return this.inspect(req, url, started)
+    const origin = await this.h2Origin(url, req.timeoutMs)
+    if (origin) return this.sendH2(origin, req, url, started)
     const first = this.firstHandshake.get(url.host)
     if (first) {
       await first
@@ -86,6 +100,54 @@ export class HttpClient {
     let settle!: () => void
     this.firstHandshake.set(url.host, new Promise<void>((resolve) => (settle = resolve)))
     return this.send(req, url, started, this.verifiedAgent, settle).finally(settle)
+  }
+
+  /**
+   * The origin's HTTP/2 connection: opened once (concurrent callers share the attempt), opened
+   * again when the server ended it (GOAWAY, idle close). A failed handshake is not remembered,
+   * so the next request tries again; "HTTP/1.1 only" is.
+   */
+  private async h2Origin(url: URL, timeoutMs: number): Promise<H2Origin | undefined> {
+    const key = url.origin
+    const pending = this.h2.get(key)
+    if (pending) {
+      // A shared attempt that failed fails this request the same way (refused, untrusted, wrong host).
+      const origin = await pending
+      if (origin === undefined || origin.usable) return origin
+      if (this.h2.get(key) === pending) this.h2.delete(key)
+      return this.h2Origin(url, timeoutMs)
+    }
+    const opening = H2Origin.open({ url, secureContext: this.secureContext, lookup: this.lookup, timeoutMs })
+    this.h2.set(key, opening)
+    opening.catch(() => this.h2.get(key) === opening && this.h2.delete(key))
+    return opening
+  }
+
+  private async sendH2(origin: H2Origin, req: HttpRequest, url: URL, started: number, retried = false): Promise<HttpResponse> {
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
+    const headers: Record<string, string> = {
+      'user-agent': 'autolytiq',
+      ...(body && typeof req.body !== 'string' ? { 'content-type': 'application/json' } : {}),
+      ...req.headers,
+    }
+    try {
+      const a = await origin.request({ url, method: req.method ?? 'GET', headers, body, timeoutMs: req.timeoutMs, signal: req.signal, maxBody: MAX_BODY })
+      return {
+        status: a.status,
+        headers: a.headers,
+        body: a.body.toString('utf8'),
+        ms: Math.round(performance.now() - started),
+        certificate: origin.certificate,
+      }
+    } catch (err) {
+      // The server ended the connection under a GET that got no answer (GOAWAY, idle close): once more, on a new connection.
+      const idempotent = ['GET', 'HEAD'].includes(req.method ?? 'GET')
+      if (!retried && idempotent && !origin.usable && (err as NodeJS.ErrnoException).code !== 'ABORT_ERR' && !req.signal?.aborted) {
+        const next = await this.h2Origin(url, req.timeoutMs)
+        if (next) return this.sendH2(next, req, url, started, true)
+      }
+      throw err
+    }
   }
 
   /**
@@ -141,7 +203,7 @@ export class HttpClient {
           res.on('data', (c: Buffer) => {
             size += c.length
             // Health and smoke responses are small; cap memory if an endpoint misbehaves.
-            if (size <= 1_000_000) chunks.push(c)
+            if (size <= MAX_BODY) chunks.push(c)
           })
           res.on('end', () => {
             resolve({

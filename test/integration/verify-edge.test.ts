@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
+import type { IncomingMessage, Server } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { createTestPki, type TestPki } from '../harness/tls-certs.js'
 import { okHandler, redirectHandler, startHttpServer, startHttpsServer, type TestWebServer } from '../harness/https.js'
@@ -172,17 +173,18 @@ describe('TLS check: a full handshake of its own every time (never a pooled conn
   async function swappable() {
     const s = await startHttpsServer({ pki, variant: 'valid' })
     servers.push(s)
+    const server = s.server as Server
     const handshakes: { resumed: boolean }[] = []
-    s.server.on('secureConnection', (sock: TLSSocket) => handshakes.push({ resumed: sock.isSessionReused() }))
+    server.on('secureConnection', (sock: TLSSocket) => handshakes.push({ resumed: sock.isSessionReused() }))
     const serve = (variant: 'valid' | 'wrong-host' | 'expired') => {
       const leaf = pki.leaf(variant)
       ;(s.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ cert: leaf.cert + pki.caCert, key: leaf.key })
     }
-    return { s, handshakes, serve, url: `https://${HOST}:${s.port}` }
+    return { server, handshakes, serve, url: `https://${HOST}:${s.port}` }
   }
 
   it('judges the certificate served now: valid, then the server switches to a wrong-host one, then an expired one', async () => {
-    const { s, handshakes, serve, url } = await swappable()
+    const { server, handshakes, serve, url } = await swappable()
     const ctx = await ctxFor({ apiUrl: url })
     const tls = tlsCheck(2000)
     expect((await runChecks(ctx, [tls]))[0]!.status).toBe('pass')
@@ -193,19 +195,19 @@ describe('TLS check: a full handshake of its own every time (never a pooled conn
     const [expired] = await runChecks(ctx, [tls])
     expect(expired!.detail).toMatch(new RegExp(`^certificate for ${HOST} expired on `))
     serve('valid')
-    s.server.closeIdleConnections()
+    server.closeIdleConnections()
     expect((await runChecks(ctx, [tls]))[0]!.status).toBe('pass')
     // Four rounds, four connections, four full handshakes.
     expect(handshakes).toEqual([{ resumed: false }, { resumed: false }, { resumed: false }, { resumed: false }])
   })
 
   it('never resumes its own earlier session when the server closed the idle connection', async () => {
-    const { s, handshakes, url } = await swappable()
+    const { server, handshakes, url } = await swappable()
     const ctx = await ctxFor({ apiUrl: url })
     for (let round = 0; round < 3; round++) {
       const [r] = await runChecks(ctx, [tlsCheck(2000)])
       expect(r!.status, r!.detail).toBe('pass')
-      s.server.closeIdleConnections()
+      server.closeIdleConnections()
     }
     expect(handshakes).toEqual([{ resumed: false }, { resumed: false }, { resumed: false }])
   })
@@ -223,8 +225,10 @@ describe('TLS check: a full handshake of its own every time (never a pooled conn
     expect(handshakes.every((h) => !h.resumed)).toBe(true)
   })
 
-  it('health checks still share connections: 20 checks after the TLS check, at most one more full handshake', async () => {
-    const { handshakes, url } = await swappable()
+  it('over HTTP/1.1 (the server offers no h2) health checks still share connections: 20 checks after the TLS check, at most one more full handshake', async () => {
+    const { server, handshakes, url } = await swappable()
+    const versions: string[] = []
+    server.on('request', (req: IncomingMessage) => versions.push(req.httpVersion))
     const ctx = await ctxFor({ apiUrl: url })
     const checks = Array.from({ length: 20 }, (_, i) =>
       serviceHealthCheck(
@@ -235,6 +239,34 @@ describe('TLS check: a full handshake of its own every time (never a pooled conn
     const reports = await runChecks(ctx, [tlsCheck(5000), ...checks])
     expect(reports.filter((r) => r.status !== 'pass').map((r) => r.detail)).toEqual([])
     expect(handshakes.filter((h) => !h.resumed).length).toBeLessThanOrEqual(2)
+    expect(new Set(versions)).toEqual(new Set(['1.1']))
+  })
+
+  it('over HTTP/2 (the gateway offers h2, as an ALB does): 200 health checks are streams on one verified connection, the TLS check has its own', async () => {
+    const tlsConnections: string[] = []
+    const onTls = (sock: TLSSocket) => tlsConnections.push(sock.alpnProtocol || 'none')
+    const versions: string[] = []
+    const onRequest = (req: IncomingMessage) => versions.push(req.httpVersion)
+    gateway.server.on('secureConnection', onTls)
+    gateway.server.on('request', onRequest)
+    try {
+      const ctx = await ctxFor()
+      const checks = Array.from({ length: 200 }, (_, i) =>
+        serviceHealthCheck(
+          { name: `svc-${i}`, healthPath: `/api/v1/svc-${i}/health`, kind: 'Deployment', description: '', ecrRepository: 'x', dependsOn: [] },
+          10_000,
+        ),
+      )
+      const reports = await runChecks(ctx, [tlsCheck(10_000), ...checks])
+      expect(reports.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.detail}`)).toEqual([])
+      // One h2 connection for the 200 health checks; the TLS check's own connection offers no ALPN (HTTP/1.1).
+      expect(tlsConnections.sort()).toEqual(['h2', 'none'])
+      expect(versions.filter((v) => v === '2.0')).toHaveLength(200)
+      expect(versions.filter((v) => v === '1.1')).toHaveLength(1)
+    } finally {
+      gateway.server.off('secureConnection', onTls)
+      gateway.server.off('request', onRequest)
+    }
   })
 })
 
