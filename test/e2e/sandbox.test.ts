@@ -264,6 +264,7 @@ describe('sandbox end to end', () => {
 
     // users: requests to deal-service through the load balancer, on a route that is not its health path
     let stopUsers = false
+    let rolledBack = false
     const users = (async () => {
       while (!stopUsers) {
         await Promise.all(Array.from({ length: 5 }, () => apiGet('/api/v1/deals/err20-drill').catch(() => undefined)))
@@ -309,6 +310,7 @@ describe('sandbox end to end', () => {
       expect(v.nextSteps).toContainEqual({ check: 'traffic.deal-service', command: next })
       const back = await timed('rollback (err20)', () => cli([...next.split(' ').slice(1), '--yes']))
       expect(back.code, explain(back)).toBe(0)
+      rolledBack = true
 
       const watch = await timed('verify --watch (err20 recovery)', () =>
         cli(['verify', '--env', 'sandbox', '--watch', '--interval', '5', '--timeout', '240', '--window', '30s'], 400_000),
@@ -318,6 +320,8 @@ describe('sandbox end to end', () => {
     } finally {
       stopUsers = true
       await users
+      // a failure above must not leave the err20 release to the tests after this one
+      if (!rolledBack) await cli(['rollback', '--env', 'sandbox', '--image-tag', 'v1.0.0', '--service', 'deal-service', '--yes'])
     }
   }, 900_000)
 
