@@ -54,15 +54,21 @@ execFileSync(
   ],
   { stdio: 'ignore' },
 )
+// BENCH_PROTOCOL=h1 serves HTTP/1.1 only (an entry point without HTTP/2); the default offers h2
+// and HTTP/1.1 by ALPN, as an ALB's HTTPS listener does.
+const protocol = process.env.BENCH_PROTOCOL === 'h1' ? 'h1' : 'h2'
 const serverCode = `
   import { createServer } from 'node:https'
+  import { createSecureServer } from 'node:http2'
   import { readFileSync } from 'node:fs'
-  const server = createServer({ key: readFileSync(process.argv[1] + '/key.pem'), cert: readFileSync(process.argv[1] + '/cert.pem') }, (_req, res) => {
+  const tls = { key: readFileSync(process.argv[1] + '/key.pem'), cert: readFileSync(process.argv[1] + '/cert.pem') }
+  const handler = (_req, res) => {
     setTimeout(() => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"status":"ok"}') }, ${RESPONSE_MS})
-  })
+  }
+  const server = process.argv[2] === 'h2' ? createSecureServer({ ...tls, allowHTTP1: true }, handler) : createServer(tls, handler)
   server.listen(0, '127.0.0.1', 2048, () => process.stdout.write(server.address().port + '\\n'))
 `
-const child = spawn(process.execPath, ['--input-type=module', '-e', serverCode, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+const child = spawn(process.execPath, ['--input-type=module', '-e', serverCode, dir, protocol], { stdio: ['ignore', 'pipe', 'inherit'] })
 const port = await new Promise((resolve, reject) => {
   child.stdout.once('data', (d) => resolve(Number(String(d).trim())))
   child.once('exit', (code) => reject(new Error(`bench server exited ${code}`)))
@@ -164,10 +170,14 @@ try {
     loadAverage1m: +loadavg()[0].toFixed(1),
     runs,
     responseMs: RESPONSE_MS,
-    note: 'server in its own process; checks share keep-alive connections and resume one TLS session (a fresh client per concurrent run and per single check: cold, like one CLI invocation); concurrent = runChecks over all health checks; sequential = the same checks one after another on a warm client; singleCheck = one check run alone, cold',
+    protocol: protocol === 'h2' ? 'HTTP/2 offered by the server (ALPN h2, http/1.1)' : 'HTTP/1.1 only',
+    note:
+      protocol === 'h2'
+        ? 'server in its own process; the checks are streams on one verified HTTP/2 connection (a fresh client per concurrent run and per single check: cold, like one CLI invocation); concurrent = runChecks over all health checks; sequential = the same checks one after another on a warm client; singleCheck = one check run alone, cold'
+        : 'server in its own process, HTTP/1.1 only; checks share keep-alive connections and resume one TLS session (a fresh client per concurrent run and per single check: cold, like one CLI invocation); concurrent = runChecks over all health checks; sequential = the same checks one after another on a warm client; singleCheck = one check run alone, cold',
     results,
   }
-  writeFileSync(join(repo, 'bench', 'results', 'verify.json'), JSON.stringify(out, null, 2) + '\n')
+  writeFileSync(join(repo, 'bench', 'results', protocol === 'h2' ? 'verify.json' : 'verify-http1.json'), JSON.stringify(out, null, 2) + '\n')
   process.stdout.write(JSON.stringify(out, null, 2) + '\n')
 } finally {
   child.kill()

@@ -1,9 +1,11 @@
+import { gunzipSync } from 'node:zlib'
 import type * as k8s from '@kubernetes/client-node'
 import type { AuditEntry } from '../engine/audit.js'
 import { errorMessage } from '../engine/errors.js'
 import { redact } from '../engine/redact.js'
 import type { Context } from '../engine/types.js'
-import { listStateVersions } from '../rollback/state-versions.js'
+import { listStateVersions, STATE_WRITER_METADATA } from '../rollback/state-versions.js'
+import { CHANGE_CAUSE, changedBy } from '../rollback/workloads.js'
 
 /**
  * "What changed?" — the first question of an incident review — answered from every layer that
@@ -18,8 +20,13 @@ export interface Change {
   /** ISO time of the change. */
   at: string
   source: ChangeSource
-  /** Who made it, where the source records it (autolytiq: user@host; the others do not say). */
-  who?: string
+  /**
+   * Who made it, where the source records it, else "unknown" (never a guess): autolytiq's audit
+   * log and the annotations, release descriptions and object metadata autolytiq writes give
+   * user@host; a Deployment's managedFields give the tool (`field manager kubectl-set`); Terraform's
+   * own state writes and Secrets Manager versions do not say (CloudTrail does).
+   */
+  who: string
   what: string
   /** The catalog service it concerns, when it concerns one. */
   service?: string
@@ -45,6 +52,7 @@ export interface WhatChanged {
 }
 
 const REVISION = 'deployment.kubernetes.io/revision'
+export const UNKNOWN = 'unknown'
 
 const iso = (d: Date | string | undefined): string | undefined => {
   if (!d) return undefined
@@ -113,10 +121,41 @@ function revisionsOf(rs: k8s.V1ReplicaSet): RevisionEntry[] {
   }))
 }
 
+/** Does this managedFields entry own a container image of the pod template? */
+function ownsTemplateImage(f: k8s.V1ManagedFieldsEntry): boolean {
+  const containers = (f.fieldsV1 as Record<string, Record<string, Record<string, Record<string, Record<string, unknown>>>>> | undefined)?.['f:spec']?.[
+    'f:template'
+  ]?.['f:spec']?.['f:containers']
+  return Object.values(containers ?? {}).some((c) => Boolean(c && typeof c === 'object' && 'f:image' in c))
+}
+
+/**
+ * Who made a revision: the person of autolytiq's change-cause when it was written for this
+ * revision's images; for the current revision, else, the field manager that last wrote the
+ * template's image (a tool: kubectl-set, autolytiq's server-side apply, a CD system). Older
+ * revisions without either: unknown.
+ */
+function revisionAuthor(e: RevisionEntry, current: boolean, deployment: k8s.V1Deployment | undefined): string {
+  const images = imagesText(e.rs.spec?.template?.spec)
+  // A re-activated ReplicaSet's annotations describe its latest activation only, not the revisions it held before.
+  const latestOfSet = e.revision === Number(e.rs.metadata?.annotations?.[REVISION])
+  const person = latestOfSet ? changedBy(e.rs.metadata?.annotations?.[CHANGE_CAUSE], images) : undefined
+  if (person) return person
+  if (!current || !deployment || imagesText(deployment.spec?.template?.spec) !== images) return UNKNOWN
+  const writers = (deployment.metadata?.managedFields ?? []).filter((f) => !f.subresource && ownsTemplateImage(f))
+  const last = writers.sort((a, b) => String(a.time ?? '').localeCompare(String(b.time ?? ''))).pop()
+  return last?.manager ? `field manager ${last.manager}` : UNKNOWN
+}
+
 /** Deployment rollouts from ReplicaSet revisions: revision N's images against revision N-1's. */
 async function fromDeployments(ctx: Context, since: number): Promise<Change[]> {
   const apps = await ctx.clients.kube.apps()
-  const sets = (await apps.listNamespacedReplicaSet({ namespace: ctx.env.namespace })).items
+  const [setList, deploymentList] = await Promise.all([
+    apps.listNamespacedReplicaSet({ namespace: ctx.env.namespace }),
+    apps.listNamespacedDeployment({ namespace: ctx.env.namespace }),
+  ])
+  const sets = setList.items
+  const deployments = new Map(deploymentList.items.map((d) => [d.metadata?.name ?? '', d]))
   const byDeployment = new Map<string, RevisionEntry[]>()
   for (const rs of sets) {
     const owner = rs.metadata?.ownerReferences?.find((o) => o.kind === 'Deployment')?.name
@@ -126,6 +165,14 @@ async function fromDeployments(ctx: Context, since: number): Promise<Change[]> {
   const out: Change[] = []
   for (const [name, list] of byDeployment) {
     const sorted = [...list].sort((a, b) => a.revision - b.revision)
+    const newest = sorted.at(-1)?.revision
+    // A re-activated ReplicaSet's last write is its scale-down once a later revision replaced it, which would sort it
+    // after its successor: it became current before the next revision did.
+    for (let i = sorted.length - 2; i >= 0; i--) {
+      const e = sorted[i]!
+      const next = sorted[i + 1]!.at
+      if (e.reused && e.at && next && e.at >= next) e.at = new Date(Date.parse(next) - 1).toISOString()
+    }
     sorted.forEach((e, i) => {
       const prev = sorted[i - 1]
       if (!e.at || Date.parse(e.at) < since) return
@@ -134,6 +181,7 @@ async function fromDeployments(ctx: Context, since: number): Promise<Change[]> {
       out.push({
         at: e.at,
         source: 'deployment',
+        who: revisionAuthor(e, e.revision === newest, deployments.get(name)),
         service: name,
         revision: e.revision,
         ...(e.reused ? { rollback: true } : {}),
@@ -148,7 +196,25 @@ async function fromDeployments(ctx: Context, since: number): Promise<Change[]> {
   return out
 }
 
-/** Helm keeps each release revision in a Secret labelled owner=helm; only its labels and date are read. */
+/**
+ * The description of a Helm release revision, when autolytiq wrote it (`helm upgrade --description
+ * "autolytiq <step> by user@host …"`). Helm stores the release as base64(gzip(JSON)) in the
+ * Secret's `release` key; only `info.description` is taken from it (values and manifest are never
+ * read out, printed or kept).
+ */
+function helmAuthor(secret: k8s.V1Secret): string {
+  try {
+    const stored = Buffer.from(secret.data?.release ?? '', 'base64').toString('utf8')
+    const json = gunzipSync(Buffer.from(stored, 'base64')).toString('utf8')
+    const description = (JSON.parse(json) as { info?: { description?: unknown } }).info?.description
+    const m = typeof description === 'string' ? /^autolytiq \S+ by (\S+@\S+) /.exec(description) : null
+    return m ? m[1]! : UNKNOWN
+  } catch {
+    return UNKNOWN
+  }
+}
+
+/** Helm keeps each release revision in a Secret labelled owner=helm; its labels, date and autolytiq's description are read. */
 async function fromHelm(ctx: Context, since: number): Promise<Change[]> {
   const core = await ctx.clients.kube.core()
   const list = await core.listSecretForAllNamespaces({ labelSelector: 'owner=helm' })
@@ -159,23 +225,37 @@ async function fromHelm(ctx: Context, since: number): Promise<Change[]> {
       return {
         at: iso(s.metadata!.creationTimestamp)!,
         source: 'helm' as const,
+        who: helmAuthor(s),
         what: `helm release ${l.name ?? '?'} revision ${l.version ?? '?'} in ${s.metadata?.namespace} (now ${l.status ?? 'unknown'})`,
       }
     })
 }
 
+/**
+ * Who wrote a state version: the metadata autolytiq puts on the versions it writes itself (a
+ * `rollback infra` restore); Terraform's own writes carry none, so they stay unknown.
+ */
+async function stateWriter(ctx: Context, versionId: string): Promise<string> {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3')
+  const s3 = await ctx.clients.aws.s3()
+  const { bucket, key } = ctx.env.terraformState
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }))
+  return head.Metadata?.[STATE_WRITER_METADATA] || UNKNOWN
+}
+
 /** Every write of the Terraform state is an S3 object version (the backend bucket is versioned). */
 async function fromTerraform(ctx: Context, since: number): Promise<Change[]> {
   const { bucket, key } = ctx.env.terraformState
-  return (await listStateVersions(ctx))
-    .filter((v) => v.lastModified && Date.parse(v.lastModified) >= since)
-    .map((v) => ({
-      at: v.lastModified!,
-      source: 'terraform' as const,
-      what: v.deleteMarker
-        ? `terraform state s3://${bucket}/${key} deleted (marker ${v.versionId})`
-        : `terraform state written: version ${v.versionId} (${v.size ?? '?'} bytes)${v.latest ? ', current' : ''}`,
-    }))
+  const versions = (await listStateVersions(ctx)).filter((v) => v.lastModified && Date.parse(v.lastModified) >= since)
+  const writers = await Promise.all(versions.map((v) => (v.deleteMarker ? UNKNOWN : stateWriter(ctx, v.versionId))))
+  return versions.map((v, i) => ({
+    at: v.lastModified!,
+    source: 'terraform' as const,
+    who: writers[i]!,
+    what: v.deleteMarker
+      ? `terraform state s3://${bucket}/${key} deleted (marker ${v.versionId})`
+      : `terraform state written: version ${v.versionId} (${v.size ?? '?'} bytes)${v.latest ? ', current' : ''}`,
+  }))
 }
 
 /** Secrets Manager versions of this environment's secrets: names, stages and dates; a value is never read. */
@@ -203,6 +283,8 @@ async function fromSecrets(ctx: Context, since: number): Promise<Change[]> {
           .map(({ v, at }) => ({
             at: new Date(at).toISOString(),
             source: 'secrets' as const,
+            // Secrets Manager does not record who wrote a version (CloudTrail does).
+            who: UNKNOWN,
             what: `secret ${name}: new version${v.VersionStages?.length ? ` (${v.VersionStages.join(', ')})` : ''}`,
           }))
       )
@@ -222,7 +304,7 @@ async function fromScaling(ctx: Context, since: number): Promise<Change[]> {
     .map(({ e, at }) => ({
       at: at!,
       source: 'scaling' as const,
-      who: e.source?.component ?? e.reportingComponent,
+      who: e.source?.component ?? e.reportingComponent ?? UNKNOWN,
       service: e.involvedObject?.name,
       what: `${e.involvedObject?.kind?.toLowerCase()}/${e.involvedObject?.name}: ${e.message ?? 'rescaled'}`,
     }))

@@ -58,9 +58,10 @@ export function judgeCertificate(
 }
 
 /**
- * Plan 6.4: the certificate the API actually presents. The connection is made without rejecting
- * a bad certificate so the check can say *what* is wrong (expired, wrong host, untrusted chain)
- * instead of a bare handshake error.
+ * Plan 6.4: the certificate the API actually presents. Every run makes a full handshake on a
+ * connection of its own (no pooled connection, no resumed session: the certificate served now is
+ * the one judged). The connection is not dropped on a bad certificate so the check can say *what*
+ * is wrong (expired, wrong host, untrusted chain) instead of a bare handshake error.
  */
 export function tlsCheck(timeoutMs: number, thresholds: ExpiryThresholds = DEFAULT_EXPIRY): Check {
   return {
@@ -75,6 +76,9 @@ export function tlsCheck(timeoutMs: number, thresholds: ExpiryThresholds = DEFAU
       const url = `${base}/health`
       try {
         const res = await ctx.clients.http.request({ url, timeoutMs, signal, rejectUnauthorized: false })
+        // The client never offers a session to this request; a resumed one would carry no certificate to judge.
+        if (res.sessionReused)
+          return { status: 'fail', detail: `${host} resumed an earlier TLS session: the certificate was not presented, so it was not judged` }
         return judgeCertificate(res.certificate, res.authorizationError, host, Date.now(), thresholds)
       } catch (err) {
         return { status: 'fail', detail: describeRequestError(err, url, timeoutMs) }

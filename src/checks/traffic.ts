@@ -63,7 +63,13 @@ export function baselineFor(ctx: Context, service: string): TrafficBaseline | un
   const own = rec.services?.[service]
   const base = rec.baseline
   if (own && own.errorRatio !== undefined)
-    return { source: `go-live baseline of ${base?.release ?? 'the load test'}`, rate: own.rate, errorRatio: own.errorRatio, p95: own.p95, p99: own.p99 }
+    return {
+      source: `${service}'s go-live baseline of ${base?.release ?? 'the load test'}${base ? ` (${base.at.slice(0, 16)}Z)` : ''}`,
+      rate: own.rate,
+      errorRatio: own.errorRatio,
+      p95: own.p95,
+      p99: own.p99,
+    }
   if (base)
     return {
       source: `go-live load baseline of ${base.release} (platform, ${base.at.slice(0, 16)}Z)`,

@@ -3,7 +3,11 @@ import https from 'node:https'
 import { readFileSync } from 'node:fs'
 import { isIP, type LookupFunction } from 'node:net'
 import { createSecureContext, rootCertificates, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls'
+import { H2Origin } from './http2-origin.js'
 import { lookupVia } from './lookup.js'
+
+/** Health and smoke responses are small; memory is capped if an endpoint misbehaves. */
+const MAX_BODY = 1_000_000
 
 export interface HttpSettings {
   /** DNS servers to resolve with ("127.0.0.1:5353"); default: the system resolver. */
@@ -31,6 +35,8 @@ export interface HttpResponse {
   certificate?: PeerCertificate
   /** Set when TLS verification failed but rejectUnauthorized was false. */
   authorizationError?: string
+  /** HTTPS: the connection resumed an earlier TLS session (no certificate was presented or checked on it). */
+  sessionReused?: boolean
 }
 
 /**
@@ -42,15 +48,19 @@ export class HttpClient {
   /** Built once: parsing ~150 root certificates per request costs ~150 ms of CPU each time. */
   private readonly secureContext?: SecureContext
   /**
-   * Keep-alive agents, one per certificate policy, so a verify run with 200 health checks through
-   * the one public entry point does not pay 200 full TLS handshakes: idle connections are reused
-   * and new ones resume the cached TLS session. A connection opened without verification (the TLS
-   * check judges the certificate itself) lives in its own agent, never serving a verified request.
+   * The keep-alive agent of verified requests, so a verify run with 200 health checks through the
+   * one public entry point does not pay 200 full TLS handshakes: idle connections are reused and
+   * new ones resume the cached TLS session. Only verified handshakes put sessions in it. A request
+   * with `rejectUnauthorized: false` (the TLS check, which judges the certificate itself) never
+   * touches it: Node skips the host-name check on a resumed session, so a verified request resuming
+   * a session first opened without verification would accept a certificate for another host.
    */
-  private readonly agents = { verified: new https.Agent({ keepAlive: true, maxCachedSessions: 1000 }), unverified: new https.Agent({ keepAlive: true }) }
+  private readonly verifiedAgent = new https.Agent({ keepAlive: true, maxCachedSessions: 1000 })
   private readonly plainAgent = new http.Agent({ keepAlive: true })
-  /** First TLS connection per origin and policy: the others wait for its session ticket so they can resume it. */
+  /** First TLS connection per origin: the others wait for its session ticket so they can resume it. */
   private readonly firstHandshake = new Map<string, Promise<void>>()
+  /** Per HTTPS origin: its HTTP/2 connection, or undefined once it chose HTTP/1.1 in ALPN. */
+  private readonly h2 = new Map<string, Promise<H2Origin | undefined>>()
 
   constructor(readonly settings: HttpSettings = {}) {
     this.lookup = lookupVia(settings.dnsServers)
@@ -64,9 +74,14 @@ export class HttpClient {
 
   /** Closes idle keep-alive connections (a finished command must not wait for them to time out). */
   close(): void {
-    this.agents.verified.destroy()
-    this.agents.unverified.destroy()
+    this.verifiedAgent.destroy()
     this.plainAgent.destroy()
+    for (const o of this.h2.values())
+      void o.then(
+        (s) => s?.close(),
+        () => undefined,
+      )
+    this.h2.clear()
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -74,16 +89,80 @@ export class HttpClient {
     const url = new URL(req.url)
     const isHttps = url.protocol === 'https:'
     if (!isHttps) return this.send(req, url, started, this.plainAgent)
-    const verified = req.rejectUnauthorized ?? true
-    const key = `${verified}|${url.host}`
-    const first = this.firstHandshake.get(key)
+    if (req.rejectUnauthorized === false) return this.inspect(req, url, started)
+    const origin = await this.h2Origin(url, req.timeoutMs)
+    if (origin) return this.sendH2(origin, req, url, started)
+    const first = this.firstHandshake.get(url.host)
     if (first) {
       await first
-      return this.send(req, url, started, verified ? this.agents.verified : this.agents.unverified)
+      return this.send(req, url, started, this.verifiedAgent)
     }
     let settle!: () => void
-    this.firstHandshake.set(key, new Promise<void>((resolve) => (settle = resolve)))
-    return this.send(req, url, started, verified ? this.agents.verified : this.agents.unverified, settle).finally(settle)
+    this.firstHandshake.set(url.host, new Promise<void>((resolve) => (settle = resolve)))
+    return this.send(req, url, started, this.verifiedAgent, settle).finally(settle)
+  }
+
+  /**
+   * The origin's HTTP/2 connection: opened once (concurrent callers share the attempt), opened
+   * again when the server ended it (GOAWAY, idle close). A failed handshake is not remembered,
+   * so the next request tries again; "HTTP/1.1 only" is.
+   */
+  private async h2Origin(url: URL, timeoutMs: number): Promise<H2Origin | undefined> {
+    const key = url.origin
+    const pending = this.h2.get(key)
+    if (pending) {
+      // A shared attempt that failed fails this request the same way (refused, untrusted, wrong host).
+      const origin = await pending
+      if (origin === undefined || origin.usable) return origin
+      if (this.h2.get(key) === pending) this.h2.delete(key)
+      return this.h2Origin(url, timeoutMs)
+    }
+    const opening = H2Origin.open({ url, secureContext: this.secureContext, lookup: this.lookup, timeoutMs })
+    this.h2.set(key, opening)
+    opening.catch(() => this.h2.get(key) === opening && this.h2.delete(key))
+    return opening
+  }
+
+  private async sendH2(origin: H2Origin, req: HttpRequest, url: URL, started: number, retried = false): Promise<HttpResponse> {
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body)
+    const headers: Record<string, string> = {
+      'user-agent': 'autolytiq',
+      ...(body && typeof req.body !== 'string' ? { 'content-type': 'application/json' } : {}),
+      ...req.headers,
+    }
+    try {
+      const a = await origin.request({ url, method: req.method ?? 'GET', headers, body, timeoutMs: req.timeoutMs, signal: req.signal, maxBody: MAX_BODY })
+      return {
+        status: a.status,
+        headers: a.headers,
+        body: a.body.toString('utf8'),
+        ms: Math.round(performance.now() - started),
+        certificate: origin.certificate,
+      }
+    } catch (err) {
+      // The server ended the connection under a GET that got no answer (GOAWAY, idle close): once more, on a new connection.
+      const idempotent = ['GET', 'HEAD'].includes(req.method ?? 'GET')
+      if (!retried && idempotent && !origin.usable && (err as NodeJS.ErrnoException).code !== 'ABORT_ERR' && !req.signal?.aborted) {
+        const next = await this.h2Origin(url, req.timeoutMs)
+        if (next) return this.sendH2(next, req, url, started, true)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * A request that must see the certificate as the server presents it now: a connection of its
+   * own with a full handshake (the chain and the host name are checked on it; the verdict is in
+   * `authorizationError`), no session offered or kept, closed after the answer. In `verify --watch`
+   * a pooled or resumed connection would show the first round's certificate for ever.
+   */
+  private async inspect(req: HttpRequest, url: URL, started: number): Promise<HttpResponse> {
+    const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 0 })
+    try {
+      return await this.send(req, url, started, agent)
+    } finally {
+      agent.destroy()
+    }
   }
 
   private send(req: HttpRequest, url: URL, started: number, agent: http.Agent, onConnected?: () => void): Promise<HttpResponse> {
@@ -118,12 +197,13 @@ export class HttpClient {
           const sock = res.socket as TLSSocket
           const certificate = isHttps && sock.getPeerCertificate ? sock.getPeerCertificate(true) : undefined
           const authorizationError = isHttps && sock.authorizationError ? String(sock.authorizationError) : undefined
+          const sessionReused = isHttps ? sock.isSessionReused() : undefined
           const chunks: Buffer[] = []
           let size = 0
           res.on('data', (c: Buffer) => {
             size += c.length
             // Health and smoke responses are small; cap memory if an endpoint misbehaves.
-            if (size <= 1_000_000) chunks.push(c)
+            if (size <= MAX_BODY) chunks.push(c)
           })
           res.on('end', () => {
             resolve({
@@ -133,6 +213,7 @@ export class HttpClient {
               ms: Math.round(performance.now() - started),
               certificate,
               authorizationError,
+              sessionReused,
             })
           })
           res.on('error', reject)

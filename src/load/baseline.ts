@@ -23,6 +23,8 @@ export interface LoadResult {
 
 export interface LoadOptions {
   url: string
+  /** More paths on the same origin, taken in turn with `url`'s (e.g. every service's health path). */
+  morePaths?: string[]
   connections: number
   durationSeconds: number
   /** Per-request limit; a slower answer counts as an error. */
@@ -66,6 +68,7 @@ export async function measureLoad(ctx: Context, o: LoadOptions): Promise<LoadRes
       duration: o.durationSeconds,
       timeout: o.requestTimeoutSeconds ?? 10,
       servername: t.servername,
+      ...(o.morePaths?.length ? { requests: [url.pathname, ...o.morePaths].map((path) => ({ method: 'GET' as const, path })) } : {}),
       // autocannon does not verify certificates; judging them is the TLS check's job.
       headers: t.host ? { host: t.host } : {},
     },

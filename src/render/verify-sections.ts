@@ -23,7 +23,7 @@ export function trendLine(c: CheckReport): string[] {
 const when = (iso: string): string => `${iso.slice(0, 19).replace('T', ' ')}Z`
 
 export function changeRows(w: WhatChanged): string[][] {
-  return w.changes.map((c) => [when(c.at), c.source, c.who ?? '(not recorded)', c.what])
+  return w.changes.map((c) => [when(c.at), c.source, c.who, c.what])
 }
 
 export function unreadableSources(w: WhatChanged): string[] {

@@ -76,7 +76,7 @@ export async function planImageTag(ctx: Context, service: Service, tag: string):
   const patch: JsonPatchOp[] = [
     generationGuard(obj),
     { op: 'replace', path: containerPath, value: target },
-    ...setAnnotations(obj, { [CHANGE_CAUSE]: changeCause(ctx, `image tag ${tag}`) }),
+    ...setAnnotations(obj, { [CHANGE_CAUSE]: changeCause(ctx, `image tag ${tag}`, after) }),
   ]
   return { ...base, patch }
 }

@@ -63,6 +63,10 @@ export async function planRestore(ctx: Context, namespace: string, name: string,
     ...base,
     after: { ...before, ...record.images },
     call: `PATCH ${resource} (json-patch: container images := recorded images)`,
-    patch: [generationGuard(obj), ...ops, ...setAnnotations(obj, { [CHANGE_CAUSE]: changeCause(ctx, 'restore recorded images') })],
+    patch: [
+      generationGuard(obj),
+      ...ops,
+      ...setAnnotations(obj, { [CHANGE_CAUSE]: changeCause(ctx, 'restore recorded images', { ...before, ...record.images }) }),
+    ],
   }
 }

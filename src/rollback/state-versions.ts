@@ -104,6 +104,9 @@ export async function withTerraformLock<T>(ctx: Context, operation: string, fn: 
   }
 }
 
+/** S3 user metadata naming who wrote a state version autolytiq wrote itself (x-amz-meta-autolytiq-written-by). */
+export const STATE_WRITER_METADATA = 'autolytiq-written-by'
+
 /**
  * Makes `versionId` the current version of the state object: a copy of it onto the same key (S3
  * keeps every version, so this is itself undoable). With use_lockfile Terraform keeps no digest;
@@ -116,7 +119,17 @@ export async function makeCurrent(ctx: Context, versionId: string): Promise<stri
   const s3 = await ctx.clients.aws.s3()
   const { bucket, key } = ctx.env.terraformState
   const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(versionId)}`
-  const copied = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source }))
+  const copied = await s3.send(
+    new CopyObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      CopySource: source,
+      // Who wrote this version, for verify's "what changed" (Terraform's own writes say nothing).
+      MetadataDirective: 'REPLACE',
+      ContentType: 'application/json',
+      Metadata: { [STATE_WRITER_METADATA]: `${userInfo().username}@${hostname()}`, 'autolytiq-run': ctx.runId },
+    }),
+  )
   const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: copied.VersionId }))).Body!.transformToString()
   await updateDigest(ctx, createHash('md5').update(body).digest('hex'))
   return copied.VersionId

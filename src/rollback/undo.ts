@@ -98,7 +98,7 @@ export async function planUndo(ctx: Context, namespace: string, name: string, to
   const record: RollbackRecord = { from: before, to: after, fromRevision: current, at: new Date().toISOString(), by: userInfo().username, runId: ctx.runId }
   const annotations = {
     ...annotationsForRestore(d, target),
-    [CHANGE_CAUSE]: changeCause(ctx, `undo to revision ${targetRevision}`),
+    [CHANGE_CAUSE]: changeCause(ctx, `undo to revision ${targetRevision}`, after),
     [ROLLBACK_ANNOTATION]: JSON.stringify(record),
   }
   return {

@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os'
 import type * as k8s from '@kubernetes/client-node'
 import { ExternalError, UserError } from '../engine/errors.js'
 import type { Context } from '../engine/types.js'
@@ -112,9 +113,20 @@ export function setAnnotations(obj: { metadata?: k8s.V1ObjectMeta }, values: Rec
   return Object.entries(values).map(([k, v]) => ({ op: 'add' as const, path: `/metadata/annotations/${pointer(k)}`, value: v }))
 }
 
-/** Who did what, for `kubectl rollout history` (CHANGE-CAUSE column). */
-export function changeCause(ctx: Context, what: string): string {
-  return `autolytiq rollback (${ctx.envName}, run ${ctx.runId}): ${what}`
+/**
+ * Who did what, for `kubectl rollout history` (CHANGE-CAUSE column) and verify's "what changed":
+ * the Deployment controller copies it onto the ReplicaSet it creates or re-activates. It names the
+ * images it was written for, so a later change by another tool (which leaves the annotation as it
+ * was) is never credited to this person: see `changedBy`.
+ */
+export function changeCause(ctx: Context, what: string, images: Images): string {
+  return `autolytiq rollback by ${userInfo().username}@${hostname()} (${ctx.envName}, run ${ctx.runId}): ${what} → ${Object.values(images).join(', ')}`
+}
+
+/** The person of an autolytiq change-cause, when it was written for exactly these images; else undefined. */
+export function changedBy(cause: string | undefined, images: string): string | undefined {
+  const m = /^autolytiq [\w -]+ by (\S+@\S+) \([^)]*\): .* → (.+)$/.exec(cause ?? '')
+  return m && m[2] === images ? m[1] : undefined
 }
 
 export async function readDeployment(ctx: Context, namespace: string, name: string): Promise<k8s.V1Deployment> {

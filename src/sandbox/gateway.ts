@@ -1,6 +1,6 @@
-import { createServer as createHttpServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { createServer as createHttpServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
+import type { AddressInfo, Socket } from 'node:net'
 import type { Service } from '../config/catalog.js'
 
 /** Where one catalog service's stand-in listens, and which paths it owns. */
@@ -49,34 +49,51 @@ export function routeFor(path: string, upstreams: Upstream[], entryService: stri
   return best ?? upstreams.find((u) => u.service === entryService)
 }
 
-function unavailable(res: ServerResponse, service: string, namespace: string): void {
+type Req = IncomingMessage | Http2ServerRequest
+type Res = ServerResponse | Http2ServerResponse
+
+/** Hop-by-hop headers: never forwarded, and forbidden in HTTP/2 answers. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'trailer'])
+
+/** The Host a request was sent to: `:authority` over HTTP/2, `host` over HTTP/1.1. */
+function hostOf(req: Req): string {
+  return String(req.headers[':authority'] ?? req.headers.host ?? '')
+}
+
+/** Headers to pass on: no HTTP/2 pseudo-headers, no hop-by-hop headers. */
+function endToEnd(h: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith(':') && !HOP_BY_HOP.has(k)))
+}
+
+function unavailable(res: Res, service: string, namespace: string): void {
   res.writeHead(503, { 'content-type': 'application/json' })
   res.end(JSON.stringify({ error: 'service unavailable', service, detail: `no ready endpoints for service ${service} in namespace ${namespace}` }))
 }
 
-function forward(req: IncomingMessage, res: ServerResponse, port: number): void {
+/** Passes a request to a service over HTTP/1.1, as the ALB does to its targets whatever the client spoke. */
+function forward(req: Req, res: Res, port: number): void {
   const upstream = request(
     {
       host: '127.0.0.1',
       port,
       method: req.method,
       path: req.url,
-      headers: { ...req.headers, 'x-forwarded-proto': 'https', 'x-forwarded-for': req.socket.remoteAddress ?? '' },
+      headers: { ...endToEnd(req.headers), host: hostOf(req), 'x-forwarded-proto': 'https', 'x-forwarded-for': req.socket.remoteAddress ?? '' },
     },
     (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers)
-      up.pipe(res)
+      res.writeHead(up.statusCode ?? 502, endToEnd(up.headers))
+      up.pipe(res as ServerResponse)
     },
   )
   upstream.on('error', (err) => {
-    if (res.headersSent) return void res.destroy()
+    if (res.headersSent) return void ('stream' in res ? res.stream.destroy() : res.destroy())
     res.writeHead(502, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ error: 'bad gateway', detail: err.message }))
   })
   req.pipe(upstream)
 }
 
-async function listen(server: Server): Promise<number> {
+async function listen(server: Server | Http2SecureServer): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => resolve())
@@ -85,14 +102,15 @@ async function listen(server: Server): Promise<number> {
 }
 
 /**
- * The sandbox's load balancer: HTTPS with the sandbox CA's certificate for the API domain, and a
+ * The sandbox's load balancer: HTTPS with the sandbox CA's certificate for the API domain,
+ * speaking HTTP/2 and HTTP/1.1 to clients (ALPN) as an ALB does, HTTP/1.1 to the services; and a
  * plain-HTTP listener that answers 301 to HTTPS (the ALB's ssl-redirect). A request reaches a
  * service only while the entry service and the owning service have ready endpoints in the
  * cluster; otherwise 503 naming the service, as an ALB with an empty target group would.
  */
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
-  const https = createHttpsServer({ cert: o.cert, key: o.key }, (req, res) => {
-    const host = (req.headers.host ?? '').split(':')[0]?.toLowerCase() ?? ''
+  const https = createSecureServer({ cert: o.cert, key: o.key, allowHTTP1: true }, (req: Req, res: Res) => {
+    const host = hostOf(req).split(':')[0]?.toLowerCase() ?? ''
     const vhost = o.virtualHosts?.[host]
     if (vhost) return forward(req, res, vhost)
     const path = new URL(req.url ?? '/', 'https://gateway').pathname
@@ -100,6 +118,12 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     if (!target) return unavailable(res, o.entryService, o.namespace)
     for (const service of new Set([o.entryService, target.service])) if (o.ready(service) === 0) return unavailable(res, service, o.namespace)
     forward(req, res, target.port)
+  })
+  // An HTTP/2 server has no closeAllConnections(): its connections are tracked for stop().
+  const tlsSockets = new Set<Socket>()
+  https.on('connection', (sock: Socket) => {
+    tlsSockets.add(sock)
+    sock.once('close', () => tlsSockets.delete(sock))
   })
   const httpsPort = await listen(https)
   const http = createHttpServer((req, res) => {
@@ -127,5 +151,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       s.closeAllConnections()
       s.close(() => resolve())
     })
-  return { httpsPort, httpPort, podNetworkPort, stop: async () => void (await Promise.all([close(https), close(http), close(podNetwork)])) }
+  return {
+    httpsPort,
+    httpPort,
+    podNetworkPort,
+    stop: async () => {
+      for (const sock of tlsSockets) sock.destroy()
+      await Promise.all([https.listening ? new Promise<void>((resolve) => https.close(() => resolve())) : undefined, close(http), close(podNetwork)])
+    },
+  }
 }

@@ -96,6 +96,30 @@ function trendOf(job: string, start: number, step: number, rate: RangeSeries[], 
 }
 
 /**
+ * Every job's signals over one past window ending at `time` (unix seconds): 4 instant queries.
+ * load.baseline records each service's own go-live reference with it.
+ */
+export async function windowSignals(
+  ctx: Context,
+  o: { prometheusUrl: string; rangeSeconds: number; time: number; timeoutMs: number; signal?: AbortSignal },
+): Promise<Map<string, Signals>> {
+  const prom = new PrometheusClient(ctx.clients.http, o.prometheusUrl, o.timeoutMs)
+  const e = expressions(ctx.env.namespace, formatDuration(o.rangeSeconds))
+  const q = (expr: string): Promise<Map<string, number>> => prom.query(expr, { time: o.time, signal: o.signal }).then(byJob)
+  const [rate, errors, p95, p99] = await Promise.all([q(e.rate), q(e.errors), q(e.p95), q(e.p99)])
+  const out = new Map<string, Signals>()
+  for (const job of rate.keys()) out.set(job, signalsOf(job, rate, errors, p95, p99)!)
+  return out
+}
+
+/** Unix seconds of the newest sample Prometheus holds for the namespace's targets (0 when none). */
+export async function latestScrape(ctx: Context, o: { prometheusUrl: string; timeoutMs: number; signal?: AbortSignal }): Promise<number> {
+  const prom = new PrometheusClient(ctx.clients.http, o.prometheusUrl, o.timeoutMs)
+  const [row] = await prom.query(`max(timestamp(up{${selector(ctx.env.namespace)}}))`, { signal: o.signal })
+  return row && Number.isFinite(row.value) ? row.value : 0
+}
+
+/**
  * Every service's signals in one go: 9 instant queries and 3 range queries for the whole
  * platform, whatever the number of services, run concurrently.
  */

@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createSocket } from 'node:dgram'
 import { request } from 'node:https'
 import { Socket } from 'node:net'
+import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr'
 import { CreateDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
@@ -239,6 +240,89 @@ describe('sandbox end to end', () => {
     const green = await cli(['verify', '--env', 'sandbox', '--json'])
     expect(failing(json<VerifyJson>(green))).toEqual([])
     expect(green.code, explain(green)).toBe(0)
+  }, 900_000)
+
+  test('an err20 release of deal-service (/health 200, 20 % of requests 500): verify fails only its traffic against its own go-live baseline, what changed shows the rollout, the printed rollback and verify --watch end green', async () => {
+    interface Err20Json {
+      checks: { id: string; status: string; detail: string; next?: string }[]
+      nextSteps?: { check: string; command: string }[]
+      changes?: { changes: { source: string; service?: string; who: string; what: string; imageBefore?: string; imageAfter?: string }[] }
+    }
+    const tag = 'v1.0.0-err20'
+    // CI publishes the release; it is deployed through the CLI, as the crash drill's
+    const ecr = new ECRClient({ endpoint: runtime().awsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 1, digest: `sha256:${'e'.repeat(64)}` },
+      layers: [],
+    }
+    await ecr.send(new PutImageCommand({ repositoryName: 'autolytiq/deal-service', imageTag: tag, imageManifest: JSON.stringify(manifest) }))
+    ecr.destroy()
+    const rollout = await timed('err20 rollout', () => cli(['rollback', '--env', 'sandbox', '--image-tag', tag, '--service', 'deal-service', '--yes']))
+    expect(rollout.code, explain(rollout)).toBe(0)
+
+    // users: requests to deal-service through the load balancer, on a route that is not its health path
+    let stopUsers = false
+    let rolledBack = false
+    const users = (async () => {
+      while (!stopUsers) {
+        await Promise.all(Array.from({ length: 5 }, () => apiGet('/api/v1/deals/err20-drill').catch(() => undefined)))
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+    try {
+      // Prometheus (every 5 s) sees the 500s in the window verify reads
+      const ratio = `sum(rate(http_requests_total{job="deal-service",status=~"5.."}[30s])) / sum(rate(http_requests_total{job="deal-service"}[30s]))`
+      const seen = Date.now()
+      for (;;) {
+        const res = (await (await fetch(`${runtime().prometheusUrl}/api/v1/query?query=${encodeURIComponent(ratio)}`)).json()) as {
+          data: { result: { value: [number, string] }[] }
+        }
+        if (Number(res.data.result[0]?.value[1]) > 0.1) break
+        expect(Date.now() - seen, 'Prometheus never saw the 500s of the err20 release').toBeLessThan(90_000)
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+
+      const red = await timed('verify (err20)', () => cli(['verify', '--env', 'sandbox', '--json', '--window', '30s']))
+      expect(red.code, explain(red)).toBe(1)
+      const v = json<Err20Json>(red)
+      const fails = v.checks.filter((c) => c.status === 'fail')
+      expect(
+        fails.map((c) => c.id),
+        JSON.stringify(fails),
+      ).toEqual(['traffic.deal-service'])
+      expect(v.checks.find((c) => c.id === 'health.deal-service')?.status).toBe('pass')
+      // the error ratio named against deal-service's own go-live baseline (phase 8 recorded it per service)
+      expect(fails[0]!.detail).toMatch(
+        /^5xx \d+(\.\d)?% above 5\.0% — [\d.]+ req\/s over 30s, 5xx [\d.]+% \(deal-service's go-live baseline of v1\.0\.0 \(.*Z\): 0\.0%\)/,
+      )
+      // what changed: the rollout, image before → after, by the engineer who ran it
+      const change = v.changes!.changes.find((c) => c.source === 'deployment' && c.service === 'deal-service' && c.imageAfter?.endsWith(`:${tag}`))
+      expect(change, JSON.stringify(v.changes!.changes.slice(0, 5))).toBeDefined()
+      // the go-live pinned the image by digest (k8s.digest); the release is deployed by tag
+      expect(change!.imageBefore).toMatch(/autolytiq\/deal-service:v1\.0\.0(@sha256:[0-9a-f]{64})?$/)
+      expect(change!.what).toMatch(/^deployment\/deal-service rolled out revision \d+: image \S+:v1\.0\.0(@sha256:[0-9a-f]{64})? → \S+:v1\.0\.0-err20$/)
+      expect(change!.who).toBe(`${userInfo().username}@${hostname()}`)
+      // the next step, run as printed (plus --yes: no person answers the confirmation here)
+      const next = fails[0]!.next!
+      expect(next).toBe('autolytiq rollback --env sandbox --service deal-service')
+      expect(v.nextSteps).toContainEqual({ check: 'traffic.deal-service', command: next })
+      const back = await timed('rollback (err20)', () => cli([...next.split(' ').slice(1), '--yes']))
+      expect(back.code, explain(back)).toBe(0)
+      rolledBack = true
+
+      const watch = await timed('verify --watch (err20 recovery)', () =>
+        cli(['verify', '--env', 'sandbox', '--watch', '--interval', '5', '--timeout', '240', '--window', '30s'], 400_000),
+      )
+      expect(watch.code, explain(watch)).toBe(0)
+      expect(watch.stdout.trim().split('\n').pop()).toMatch(/^Green: nothing fails \((PASS|WARN)\)\.$/)
+    } finally {
+      stopUsers = true
+      await users
+      // a failure above must not leave the err20 release to the tests after this one
+      if (!rolledBack) await cli(['rollback', '--env', 'sandbox', '--image-tag', 'v1.0.0', '--service', 'deal-service', '--yes'])
+    }
   }, 900_000)
 
   test('a deploy killed with SIGKILL resumes and completes on the next run', async () => {

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
+import { createSecureServer, type Http2SecureServer } from 'node:http2'
+import type { AddressInfo, Socket } from 'node:net'
 import type { CertVariant, TestPki } from './tls-certs.js'
 
 export interface TestWebServer {
@@ -10,7 +11,8 @@ export interface TestWebServer {
   hostnameUrl: string
   port: number
   hostname: string
-  server: Server
+  /** An HTTP/2 server (with HTTP/1.1 for clients that do not offer h2) when started with `http2`. */
+  server: Server | Http2SecureServer
   stop(): Promise<void>
 }
 
@@ -28,7 +30,13 @@ export function redirectHandler(location: string, status = 301): RequestListener
   }
 }
 
-async function listen(server: Server, scheme: 'http' | 'https', hostname: string): Promise<TestWebServer> {
+async function listen(server: Server | Http2SecureServer, scheme: 'http' | 'https', hostname: string): Promise<TestWebServer> {
+  // An HTTP/2 server has no closeAllConnections(): every connection is tracked for stop().
+  const sockets = new Set<Socket>()
+  server.on('connection', (sock: Socket) => {
+    sockets.add(sock)
+    sock.once('close', () => sockets.delete(sock))
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     // port 0: the kernel picks a free port, no race with other components
@@ -42,17 +50,22 @@ async function listen(server: Server, scheme: 'http' | 'https', hostname: string
     hostname,
     server,
     async stop() {
-      server.closeAllConnections()
+      for (const sock of sockets) sock.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
 }
 
-/** An HTTPS server presenting one certificate variant of `pki`. */
-export function startHttpsServer(opts: { pki: TestPki; variant: CertVariant; handler?: RequestListener }): Promise<TestWebServer> {
+/**
+ * An HTTPS server presenting one certificate variant of `pki`: HTTP/1.1 only, or with `http2`
+ * HTTP/2 and HTTP/1.1 chosen by ALPN, as an ALB's HTTPS listener.
+ */
+export function startHttpsServer(opts: { pki: TestPki; variant: CertVariant; handler?: RequestListener; http2?: boolean }): Promise<TestWebServer> {
   const leaf = opts.pki.leaf(opts.variant)
   // chain = leaf + CA so clients that trust the CA can verify the whole path
-  const server = createHttpsServer({ cert: leaf.cert + opts.pki.caCert, key: leaf.key }, opts.handler ?? okHandler)
+  const tls = { cert: leaf.cert + opts.pki.caCert, key: leaf.key }
+  const handler = opts.handler ?? okHandler
+  const server = opts.http2 ? createSecureServer({ ...tls, allowHTTP1: true }, handler as never) : createHttpsServer(tls, handler)
   return listen(server, 'https', opts.pki.hostname)
 }
 

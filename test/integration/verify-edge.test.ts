@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
+import type { IncomingMessage, Server } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import { createTestPki, type TestPki } from '../harness/tls-certs.js'
 import { okHandler, redirectHandler, startHttpServer, startHttpsServer, type TestWebServer } from '../harness/https.js'
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
@@ -160,6 +162,111 @@ describe('TLS of the API domain', () => {
     expect(r.detail).toMatch(
       /^certificate chain for api\.sandbox\.autolytiq\.local is not trusted: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/,
     )
+  })
+})
+
+describe('TLS check: a full handshake of its own every time (never a pooled connection or a resumed session)', () => {
+  /**
+   * One client across rounds, as in `verify --watch` or deploy's repeated `verify.all`: the server
+   * notes for every TLS connection whether it was a full handshake, and can change its certificate.
+   */
+  async function swappable() {
+    const s = await startHttpsServer({ pki, variant: 'valid' })
+    servers.push(s)
+    const server = s.server as Server
+    const handshakes: { resumed: boolean }[] = []
+    server.on('secureConnection', (sock: TLSSocket) => handshakes.push({ resumed: sock.isSessionReused() }))
+    const serve = (variant: 'valid' | 'wrong-host' | 'expired') => {
+      const leaf = pki.leaf(variant)
+      ;(s.server as unknown as { setSecureContext(o: object): void }).setSecureContext({ cert: leaf.cert + pki.caCert, key: leaf.key })
+    }
+    return { server, handshakes, serve, url: `https://${HOST}:${s.port}` }
+  }
+
+  it('judges the certificate served now: valid, then the server switches to a wrong-host one, then an expired one', async () => {
+    const { server, handshakes, serve, url } = await swappable()
+    const ctx = await ctxFor({ apiUrl: url })
+    const tls = tlsCheck(2000)
+    expect((await runChecks(ctx, [tls]))[0]!.status).toBe('pass')
+    serve('wrong-host')
+    const [wrong] = await runChecks(ctx, [tls])
+    expect(wrong!.detail).toBe(`certificate is for wrong-host.invalid, not ${HOST} (wrong host)`)
+    serve('expired')
+    const [expired] = await runChecks(ctx, [tls])
+    expect(expired!.detail).toMatch(new RegExp(`^certificate for ${HOST} expired on `))
+    serve('valid')
+    server.closeIdleConnections()
+    expect((await runChecks(ctx, [tls]))[0]!.status).toBe('pass')
+    // Four rounds, four connections, four full handshakes.
+    expect(handshakes).toEqual([{ resumed: false }, { resumed: false }, { resumed: false }, { resumed: false }])
+  })
+
+  it('never resumes its own earlier session when the server closed the idle connection', async () => {
+    const { server, handshakes, url } = await swappable()
+    const ctx = await ctxFor({ apiUrl: url })
+    for (let round = 0; round < 3; round++) {
+      const [r] = await runChecks(ctx, [tlsCheck(2000)])
+      expect(r!.status, r!.detail).toBe('pass')
+      server.closeIdleConnections()
+    }
+    expect(handshakes).toEqual([{ resumed: false }, { resumed: false }, { resumed: false }])
+  })
+
+  it('its unverified connection never lends a session to a verified request: a wrong-host certificate fails the health check after it', async () => {
+    const { handshakes, serve, url } = await swappable()
+    serve('wrong-host')
+    const ctx = await ctxFor({ apiUrl: url })
+    const deal = { name: 'deal-service', healthPath: '/api/v1/deals/health', kind: 'Deployment' as const, description: '', ecrRepository: 'x', dependsOn: [] }
+    const [tls] = await runChecks(ctx, [tlsCheck(2000)])
+    expect(tls!.detail).toBe(`certificate is for wrong-host.invalid, not ${HOST} (wrong host)`)
+    const [health] = await runChecks(ctx, [serviceHealthCheck(deal, 2000)])
+    expect(health!.status).toBe('fail')
+    expect(health!.detail).toMatch(/^the TLS certificate is not valid for this host name \(ERR_TLS_CERT_ALTNAME_INVALID\)/)
+    expect(handshakes.every((h) => !h.resumed)).toBe(true)
+  })
+
+  it('over HTTP/1.1 (the server offers no h2) health checks still share connections: 20 checks after the TLS check, at most one more full handshake', async () => {
+    const { server, handshakes, url } = await swappable()
+    const versions: string[] = []
+    server.on('request', (req: IncomingMessage) => versions.push(req.httpVersion))
+    const ctx = await ctxFor({ apiUrl: url })
+    const checks = Array.from({ length: 20 }, (_, i) =>
+      serviceHealthCheck(
+        { name: `svc-${i}`, healthPath: `/api/v1/svc-${i}/health`, kind: 'Deployment', description: '', ecrRepository: 'x', dependsOn: [] },
+        5000,
+      ),
+    )
+    const reports = await runChecks(ctx, [tlsCheck(5000), ...checks])
+    expect(reports.filter((r) => r.status !== 'pass').map((r) => r.detail)).toEqual([])
+    expect(handshakes.filter((h) => !h.resumed).length).toBeLessThanOrEqual(2)
+    expect(new Set(versions)).toEqual(new Set(['1.1']))
+  })
+
+  it('over HTTP/2 (the gateway offers h2, as an ALB does): 200 health checks are streams on one verified connection, the TLS check has its own', async () => {
+    const tlsConnections: string[] = []
+    const onTls = (sock: TLSSocket) => tlsConnections.push(sock.alpnProtocol || 'none')
+    const versions: string[] = []
+    const onRequest = (req: IncomingMessage) => versions.push(req.httpVersion)
+    gateway.server.on('secureConnection', onTls)
+    gateway.server.on('request', onRequest)
+    try {
+      const ctx = await ctxFor()
+      const checks = Array.from({ length: 200 }, (_, i) =>
+        serviceHealthCheck(
+          { name: `svc-${i}`, healthPath: `/api/v1/svc-${i}/health`, kind: 'Deployment', description: '', ecrRepository: 'x', dependsOn: [] },
+          10_000,
+        ),
+      )
+      const reports = await runChecks(ctx, [tlsCheck(10_000), ...checks])
+      expect(reports.filter((r) => r.status !== 'pass').map((r) => `${r.id}: ${r.detail}`)).toEqual([])
+      // One h2 connection for the 200 health checks; the TLS check's own connection offers no ALPN (HTTP/1.1).
+      expect(tlsConnections.sort()).toEqual(['h2', 'none'])
+      expect(versions.filter((v) => v === '2.0')).toHaveLength(200)
+      expect(versions.filter((v) => v === '1.1')).toHaveLength(1)
+    } finally {
+      gateway.server.off('secureConnection', onTls)
+      gateway.server.off('request', onRequest)
+    }
   })
 })
 

@@ -40,7 +40,8 @@ afterAll(async () => {
 describe('load.baseline', () => {
   it('measures p50/p95/p99, req/s and error rate and saves them as the baseline', async () => {
     expect(await loadBaseline.check(t.ctx, params())).toMatchObject({ status: 'todo', detail: 'no baseline yet' })
-    const before = gateway.hits.get('/health') ?? 0
+    const allHits = () => [...gateway.hits.values()].reduce((a, b) => a + b, 0)
+    const before = allHits()
     await loadBaseline.run(t.ctx, params())
     const { baseline, last, regressions: found } = baselineState(t.ctx)
     expect(found).toEqual([])
@@ -49,8 +50,12 @@ describe('load.baseline', () => {
     expect(b).toMatchObject({ url: `https://${HOST}:${gateway.port}/health`, release: 'v1.0.0', connections: 10, errors: 0, errorRate: 0 })
     expect(b.durationSeconds).toBeGreaterThanOrEqual(2)
     expect(b.requests).toBeGreaterThan(20)
-    // The server really answered that many requests.
-    expect((gateway.hits.get('/health') ?? 0) - before).toBeGreaterThanOrEqual(b.requests)
+    // The server really answered that many requests, spread over /health and every service's health path.
+    expect(allHits() - before).toBeGreaterThanOrEqual(b.requests)
+    expect(gateway.hits.get('/api/v1/deals/health')).toBeGreaterThan(0)
+    // No Prometheus in this environment: no per-service baselines, and the output says so.
+    expect(baselineState(t.ctx).services).toBeUndefined()
+    expect(t.logs).toContain('per-service baselines: none (prometheusUrl is not set; verify compares services with the platform figures)')
     expect(b.rps).toBeCloseTo(b.requests / b.durationSeconds, 0)
     expect(b.p50).toBeGreaterThan(0)
     expect(b.p50).toBeLessThanOrEqual(b.p95)
@@ -63,7 +68,8 @@ describe('load.baseline', () => {
   it('flags a slower server as a regression and keeps the old baseline', async () => {
     const base = baselineState(t.ctx).baseline!
     gateway.answers.set('/health', { delayMs: Math.max(100, base.p99 * 3) })
-    await loadBaseline.run(t.ctx, params({ always: true }))
+    // Only the platform's /health is slowed: measure it alone (no per-service paths).
+    await loadBaseline.run(t.ctx, params({ always: true, perService: false }))
     const s = baselineState(t.ctx)
     expect(s.baseline).toEqual(base)
     expect(s.last!.p50).toBeGreaterThanOrEqual(100)
@@ -74,7 +80,7 @@ describe('load.baseline', () => {
 
   it('fails the step on errors when asked to, naming the error rate', async () => {
     gateway.answers.set('/health', { status: 503, body: '{"status":"unavailable"}' })
-    const err = await loadBaseline.run(t.ctx, params({ always: true, failOnRegression: true })).catch((e: unknown) => e)
+    const err = await loadBaseline.run(t.ctx, params({ always: true, failOnRegression: true, perService: false })).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(StepFailedError)
     expect((err as Error).message).toMatch(/^performance regressed against the v1\.0\.0 baseline: .*error rate 100\.00% vs baseline 0\.00%/)
     gateway.answers.delete('/health')

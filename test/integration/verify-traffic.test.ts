@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
+import { hostname, userInfo } from 'node:os'
 import { execFile } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -293,6 +294,13 @@ describe.skipIf(!ready)('verify after an incident', () => {
     const rows = out.changes!.changes.filter((c) => c.source !== 'helm')
     const bySource = (s: string) => rows.filter((c) => c.source === s).map((c) => c.what)
     expect(bySource('deployment').sort()).toEqual(SERVICES.map((s) => `deployment/${s} created (revision 1, image autolytiq/${s}:v1.0.0)`).sort())
+    // Who, where the layer records it, else "unknown": the test created the Deployments (their image's field manager),
+    // wrote the Terraform state itself (no autolytiq metadata) and the secret (Secrets Manager does not say).
+    const who = (source: string) => [...new Set(rows.filter((c) => c.source === source).map((c) => c.who))]
+    expect(who('deployment')).toHaveLength(1)
+    expect(who('deployment')[0]).toMatch(/^field manager \S+$/)
+    expect(who('terraform')).toEqual(['unknown'])
+    expect(who('secrets')).toEqual(['unknown'])
     expect(bySource('terraform')).toHaveLength(2)
     expect(bySource('terraform')[0]).toMatch(/^terraform state written: version \S+ \(\d+ bytes\), current$/)
     expect(bySource('secrets')).toEqual([`secret autolytiq/${ENV}/database: new version (AWSCURRENT)`])
@@ -334,6 +342,8 @@ describe.skipIf(!ready)('verify after an incident', () => {
     expect(out.checks.find((c) => c.id === 'traffic.auth-service')!.status).toBe('pass')
     const rollout = out.changes!.changes.find((c) => c.source === 'deployment' && c.service === 'deal-service' && c.revision === 2)!
     expect(rollout.what).toBe('deployment/deal-service rolled out revision 2: image autolytiq/deal-service:v1.0.0 → autolytiq/deal-service:v1.0.1-err20')
+    // The test's own PATCH made it: the image's field manager is the only record of who.
+    expect(rollout.who).toMatch(/^field manager \S+$/)
     expect(out.changes!.changes[0]).toEqual(rollout) // newest first
     const next = `autolytiq rollback --env ${ENV} --service deal-service`
     expect(f.next).toBe(next)
@@ -350,7 +360,7 @@ describe.skipIf(!ready)('verify after an incident', () => {
     expect(md).toContain(`1. \`${next}\``)
     expect(md).toContain('```mermaid\nxychart-beta\n  title "deal-service 5xx ratio (fail above 5.0%)"')
     expect(md).toContain(
-      '| deployment | (not recorded) | deployment/deal-service rolled out revision 2: image autolytiq/deal-service:v1.0.0 → autolytiq/deal-service:v1.0.1-err20 |',
+      `| deployment | ${rollout.who} | deployment/deal-service rolled out revision 2: image autolytiq/deal-service:v1.0.0 → autolytiq/deal-service:v1.0.1-err20 |`,
     )
 
     // The terminal: the failing layer first, its next command, a trend line.
@@ -372,6 +382,11 @@ describe.skipIf(!ready)('verify after an incident', () => {
     )
     expect(watch.stdout.trim().split('\n').pop()).toMatch(/^Green: nothing fails \((PASS|WARN)\)\.$/)
     expect(watch.code).toBe(0)
+    // The rollback's revision names the person who ran it (autolytiq's change-cause, copied onto the ReplicaSet); the err20 revision, no longer current, is unknown.
+    const after = (await cli(['verify', '--json', '--window', WINDOW, '--since', '1h'])).json()
+    const deal = after.changes!.changes.filter((c) => c.source === 'deployment' && c.service === 'deal-service')
+    expect(deal.find((c) => c.revision === 3)!.who).toBe(`${userInfo().username}@${hostname()}`)
+    expect(deal.find((c) => c.revision === 2)!.who).toBe('unknown')
     for (const text of [r.stdout, md, rb.stdout, watch.stdout]) expect(text).not.toContain(CANARY)
   }, 300_000)
 

@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir, userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { z } from 'zod'
@@ -137,8 +137,15 @@ function upgradeArgs(ctx: Context, spec: HelmRelease, chart: ResolvedChart, valu
     '--wait',
     '--timeout',
     `${p.timeoutSeconds}s`,
+    '--description',
+    helmDescription(ctx, spec),
     ...kubeArgs(ctx),
   ]
+}
+
+/** Stored with the release revision: who installed it, read back by verify's "what changed". */
+export function helmDescription(ctx: Pick<Context, 'runId' | 'envName'>, spec: Pick<HelmRelease, 'release'>): string {
+  return `autolytiq helm.${spec.release} by ${userInfo().username}@${hostname()} (${ctx.envName}, run ${ctx.runId})`
 }
 
 /**
