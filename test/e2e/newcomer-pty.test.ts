@@ -53,7 +53,7 @@ async function inTerminal(
   o: { timeoutMs: number; answer?: (t: PtyRun) => Promise<number> },
 ): Promise<{ code: number; output: string; answered: number }> {
   const t0 = Date.now()
-  const t = runInPty(commandLine, { cwd: clone, env: cleanEnvironment(), columns: 200 })
+  const t = runInPty(commandLine, { cwd: clone, env: cleanEnvironment(), columns: 200, logFile: join(root, 'terminal.log') })
   const timer = setTimeout(() => t.kill(), o.timeoutMs)
   try {
     const answered = o.answer ? await o.answer(t) : 0

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 
 const ESC = String.fromCharCode(27)
 /** CSI / OSC sequences and carriage returns: what a person does not read. */
@@ -23,7 +24,7 @@ export interface PtyRun {
  * stdout, while what we write to its stdin arrives as keystrokes. node-pty would do the same
  * through a native addon that needs a compiler toolchain at install time; `script` needs nothing.
  */
-export function runInPty(commandLine: string, o: { cwd: string; env: Record<string, string>; columns?: number }): PtyRun {
+export function runInPty(commandLine: string, o: { cwd: string; env: Record<string, string>; columns?: number; logFile?: string }): PtyRun {
   const env = { ...o.env, COLUMNS: String(o.columns ?? 120), LINES: '40' }
   // -q quiet, -e the command's exit code, -f flush at once; the typescript goes nowhere.
   const child: ChildProcess = spawn('script', ['-qefc', `stty cols ${env.COLUMNS} rows 40 2>/dev/null; ${commandLine}`, '/dev/null'], {
@@ -37,6 +38,7 @@ export function runInPty(commandLine: string, o: { cwd: string; env: Record<stri
   const listeners = new Set<() => void>()
   const onData = (b: Buffer): void => {
     raw += b.toString('utf8')
+    if (o.logFile) appendFileSync(o.logFile, b) // follow a long run with tail -f
     text = plain(raw)
     for (const l of listeners) l()
   }

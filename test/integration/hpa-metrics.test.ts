@@ -25,12 +25,16 @@ const namespaces: string[] = []
 const autoscalers: { stop(): void }[] = []
 const contexts: TestContext[] = []
 
+// app.kubernetes.io/name: how the sandbox finds metrics-server's Deployment, as its chart labels it
 const deployment = (name: string, image: string, replicas: number): V1Deployment => ({
-  metadata: { name, labels: { app: name } },
+  metadata: { name, labels: { 'app.kubernetes.io/name': name } },
   spec: {
     replicas,
-    selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image, resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } },
+    selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+    template: {
+      metadata: { labels: { 'app.kubernetes.io/name': name } },
+      spec: { containers: [{ name, image, resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
+    },
   },
 })
 

@@ -36,16 +36,22 @@ const notYet = (r: CheckReport | undefined): HpaMetricsVerdict[] => hpaVerdicts(
 export async function settleHpaMetrics(ctx: Context, r: VerifyResult, pollMs = 5_000): Promise<VerifyResult> {
   const i = r.checks.findIndex((c) => c.id === 'k8s.hpa')
   if (i < 0 || !notYet(r.checks[i]).length) return r
-  const check = verifyChecks(ctx).find((c) => c.id === 'k8s.hpa')!
   let report = r.checks[i]!
   while (notYet(report).length) {
     const due = Math.max(...notYet(report).map((v) => (v.verdict === 'not-yet' ? Date.parse(v.dueAt) : 0)))
     ctx.log(`k8s.hpa: ${notYet(report).length} HPA(s) have no metrics yet; looking again (the last is due by ${new Date(due).toISOString().slice(11, 19)} UTC)`)
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, Math.max(0, Math.min(pollMs, due - Date.now() + 1_000)))
-      ctx.signal.addEventListener('abort', () => (clearTimeout(t), reject(ctx.signal.reason)), { once: true })
+      const onAbort = (): void => (clearTimeout(t), reject(ctx.signal.reason))
+      const t = setTimeout(() => (ctx.signal.removeEventListener('abort', onAbort), resolve()), Math.max(0, Math.min(pollMs, due - Date.now() + 1_000)))
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
     })
-    report = (await runChecks(ctx, [check]))[0]!
+    // A new check each round: its Kubernetes view caches what it read.
+    report = (
+      await runChecks(
+        ctx,
+        verifyChecks(ctx).filter((c) => c.id === 'k8s.hpa'),
+      )
+    )[0]!
   }
   const checks = r.checks.map((c, j) => (j === i ? report : c))
   return { ...r, checks, result: checks.some((c) => c.status === 'fail') ? 'fail' : checks.some((c) => c.status === 'warn') ? 'warn' : 'pass' }
