@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs'
 
 const ESC = String.fromCharCode(27)
 /** CSI / OSC sequences and carriage returns: what a person does not read. */
@@ -31,7 +31,6 @@ export function runInPty(commandLine: string, o: { cwd: string; env: Record<stri
     cwd: o.cwd,
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true, // its own process group: kill() ends everything it started
   })
   let raw = ''
   let text = ''
@@ -58,11 +57,12 @@ export function runInPty(commandLine: string, o: { cwd: string; env: Record<stri
     write: (keys) => void child.stdin!.write(keys),
     exited,
     kill: () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL')
-      } catch {
-        // already gone
-      }
+      for (const pid of [child.pid!, ...descendants(child.pid!)])
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
     },
     waitFor(pattern, w = {}) {
       const from = w.from ?? 0
@@ -84,4 +84,31 @@ export function runInPty(commandLine: string, o: { cwd: string; env: Record<stri
       })
     },
   }
+}
+
+/**
+ * Every process below `pid` (from /proc): what runs in the terminal is in a session of its own
+ * (`script` makes one), so neither the process group nor a signal to `script` reaches it.
+ */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = []
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c)
+      walk(c)
+    }
+  }
+  walk(pid)
+  return out
 }
