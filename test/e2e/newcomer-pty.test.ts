@@ -81,7 +81,7 @@ async function answerChecklist(t: PtyRun): Promise<number> {
     const moved = await t.waitFor(/❯ yes\b/, { from: next.end, timeoutMs: 30_000 })
     t.write('\r')
     // inquirer replaces the question with "✔ <question> yes" once it is answered
-    const done = await t.waitFor(/✔/, { from: moved.end, timeoutMs: 30_000 })
+    const done = await t.waitFor(/✔ \[/, { from: moved.end, timeoutMs: 30_000 })
     from = done.end
     answered++
   }
