@@ -1,10 +1,11 @@
 import type * as k8s from '@kubernetes/client-node'
 import type { Service } from '../config/catalog.js'
 import type { Check, CheckStatus, Context } from '../engine/types.js'
+import { describeHpaMetrics, judgeHpaMetrics, type HpaMetricsVerdict } from './hpa-metrics.js'
 import { MONITORING_NAMESPACE } from './monitoring-endpoint.js'
 import { KubeView, podProblem, podsOf, recentRestarts, selects, time } from './k8s-view.js'
 
-type Verdict = { status: CheckStatus; detail: string }
+type Verdict = { status: CheckStatus; detail: string; data?: Record<string, unknown> }
 
 export interface KubeCheckOptions {
   /** Catalog Deployments the checks are about (all of them, or the --service selection). */
@@ -99,30 +100,33 @@ export function restartsCheck(view: KubeView, o: KubeCheckOptions): Check {
   })
 }
 
-/** Plan 8.2 `kubectl get hpa`: every scalable service has an HPA, and the HPA can see its metrics. */
+/**
+ * Plan 8.2 `kubectl get hpa`: every scalable service has an HPA, and the HPA reads its metrics.
+ * Whether it does is judged by `judgeHpaMetrics` alone (reading / not yet / broken), the same for
+ * `autolytiq verify` and the deploy's verify.all, which waits out "not yet" (data.hpas).
+ */
 export function hpaCheck(view: KubeView, o: KubeCheckOptions): Check {
   return kubeCheck('k8s.hpa', 'HorizontalPodAutoscalers present with current metrics', o, async (ctx) => {
     const hpas = await view.hpas()
+    const now = Date.now()
     const missing: string[] = []
-    const blind: string[] = []
+    const verdicts: HpaMetricsVerdict[] = []
     for (const s of o.services.filter((x) => x.replicas && x.replicas.max > x.replicas.min)) {
       const h = hpas.find((x) => x.spec?.scaleTargetRef?.kind === 'Deployment' && x.spec.scaleTargetRef.name === s.name)
-      if (!h) {
-        missing.push(s.name)
-        continue
-      }
-      const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive')
-      if (!h.status?.currentMetrics?.length || active?.status === 'False')
-        blind.push(`${h.metadata?.name}: no current metrics${active?.message ? ` (${active.message})` : ' (is metrics-server running?)'}`)
+      if (h) verdicts.push(judgeHpaMetrics(h, now, ctx.env.hpaMetricsGraceSeconds))
+      else missing.push(s.name)
     }
-    if (missing.length) return { status: 'fail', detail: `no HPA for ${missing.join(', ')}` }
-    if (blind.length) {
+    const data = { hpas: verdicts }
+    if (missing.length) return { status: 'fail', detail: `no HPA for ${missing.join(', ')}`, data }
+    const broken = verdicts.filter((v) => v.verdict === 'broken')
+    const notYet = verdicts.filter((v) => v.verdict === 'not-yet')
+    if (broken.length) {
       // EKS ships no metrics-server; the runbook's helm.metrics-server installs it
-      const noApi = blind.some((b) => /metrics\.k8s\.io|metrics-server/.test(b))
-      const next = noApi ? ` — install it: autolytiq deploy --env ${ctx.envName} --only helm.metrics-server` : ''
-      return { status: 'warn', detail: list(blind) + next }
+      const next = broken.some((v) => v.noMetricsApi) ? ` — install it: autolytiq deploy --env ${ctx.envName} --only helm.metrics-server` : ''
+      return { status: 'warn', detail: list([...broken, ...notYet].map(describeHpaMetrics)) + next, data }
     }
-    return { status: 'pass', detail: `${hpas.length} HPA(s), all reading metrics` }
+    if (notYet.length) return { status: 'warn', detail: list(notYet.map(describeHpaMetrics)), data }
+    return { status: 'pass', detail: `${hpas.length} HPA(s), all reading metrics`, data }
   })
 }
 

@@ -1,7 +1,8 @@
 import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../cli/base.js'
 import { checklist } from '../engine/checklist.js'
-import { renderChecklistText } from '../render/checklist.js'
+import { checklistSummary, notifyWarnings } from '../notify/index.js'
+import { renderChecklistText, writeChecklistMarkdown } from '../render/checklist.js'
 
 export default class Checklist extends BaseCommand {
   static override summary = "Walk the plan's go-live checklist: probes what it can, asks a person the rest."
@@ -32,7 +33,11 @@ export default class Checklist extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Checklist)
     this.json = flags.json
-    const r = await checklist({ env: flags.env, exportFile: flags.export, answersFile: flags.answers })
+    const started = Date.now()
+    const { result, ctx } = await checklist({ env: flags.env, answersFile: flags.answers })
+    const exportFile = flags.export ? writeChecklistMarkdown(result, flags.export) : undefined
+    const warnings = await notifyWarnings(ctx, checklistSummary({ ...result, exportFile }, Date.now() - started))
+    const r = { ...result, exportFile, warnings }
     if (flags.json) this.outJson({ ok: r.complete, ...r })
     else {
       this.out(renderChecklistText(r))

@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../cli/base.js'
 import { deploy } from '../engine/deploy.js'
+import { notifyRunReport } from '../notify/index.js'
 import { renderRunReport } from '../render/run-report.js'
 
 export default class Deploy extends BaseCommand {
@@ -42,7 +43,7 @@ confirm on (production: type its name) or --yes.`)
     const { flags } = await this.parse(Deploy)
     this.json = flags.json
     const { rollbackChangedServices } = flags['auto-rollback'] ? await import('../engine/auto-rollback.js') : { rollbackChangedServices: undefined }
-    const { report, exitCode } = await deploy({
+    const { report, exitCode, ctx } = await deploy({
       env: flags.env,
       phases: flags.phase,
       from: flags.from,
@@ -55,6 +56,8 @@ confirm on (production: type its name) or --yes.`)
         ? (failed, err, ctx) => rollbackChangedServices(failed, err, ctx, { pastMigration: flags['rollback-past-migration'] })
         : undefined,
     })
+    // Tell the team (Slack, when configured); a failed post is a warning, never a different exit code.
+    await notifyRunReport(ctx, 'deploy', report)
     if (flags.json) this.outJson({ ok: exitCode === 0, exitCode, ...report })
     else this.out(renderRunReport(report))
     process.exitCode = exitCode

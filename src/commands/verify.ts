@@ -3,6 +3,7 @@ import { BaseCommand, describe, envFlag, jsonFlag } from '../cli/base.js'
 import { parseDuration } from '../config/duration.js'
 import { verify, watchVerify, type VerifyRequest, type VerifyResult } from '../engine/verify.js'
 import { renderChecks } from '../render/checks.js'
+import { writeVerifyReport } from '../render/verify-report.js'
 import { duration } from '../render/table.js'
 import { renderChanges, renderPods, trendLine } from '../render/verify-sections.js'
 
@@ -53,11 +54,11 @@ export default class Verify extends BaseCommand {
       services: flags.service ?? [],
       // With --watch, --timeout bounds the watch; each round keeps the default deadline.
       timeoutSeconds: flags.watch ? undefined : flags.timeout,
-      reportFile: flags.report,
       windowSeconds: flags.window ? parseDuration(flags.window, '--window') : undefined,
       sinceSeconds: flags.since ? parseDuration(flags.since, '--since') : undefined,
     }
     const r = flags.watch ? await this.watch(req, flags.interval, flags.timeout ?? 600) : await verify(req)
+    if (flags.report) writeVerifyReport(r, flags.report)
     if (flags.json) this.outJson({ ok: r.result !== 'fail', ...r })
     else if (!flags.watch) this.out(render(r))
     if (r.reportFile) this.info(`Report written to ${r.reportFile}`)

@@ -81,6 +81,8 @@ export const environmentSchema = z
       })
       .strict()
       .optional(),
+    /** How long a new HPA may go without metrics before verify calls it broken (default 180, src/checks/hpa-metrics.ts). */
+    hpaMetricsGraceSeconds: z.number().int().min(0).max(3600).optional(),
     alertmanagerUrl: z.string().url().optional(),
     grafanaUrl: z.string().url().optional(),
     /** Name of the env var (or Secrets Manager secret) holding the Slack webhook. Never the URL itself. */

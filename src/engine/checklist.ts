@@ -12,12 +12,9 @@ import { externalSecretsCheck } from '../checks/secrets.js'
 import { networkPoliciesCheck, pvcCheck } from '../checks/k8s.js'
 import { KubeView } from '../checks/k8s-view.js'
 import { loadYamlFile } from '../config/files.js'
-import { renderChecklistMarkdown } from '../render/checklist.js'
 import { buildContext } from './context.js'
-import { checklistSummary, notifyWarnings } from '../notify/index.js'
 import { UserError } from './errors.js'
-import { redact } from './redact.js'
-import { writeFileAtomic, type ChecklistAnswer } from './state.js'
+import type { ChecklistAnswer } from './state.js'
 import type { Check, Context } from './types.js'
 
 const item = z
@@ -265,27 +262,21 @@ export async function evaluateChecklist(ctx: Context, opts: { ask: boolean; answ
 
 export interface ChecklistRequest {
   env?: string
-  exportFile?: string
   /** A reviewed answers file that signs manual items without a terminal (CD after approval). */
   answersFile?: string
 }
 
 /**
  * `autolytiq checklist`: takes the environment's lock (answers are written to its state, which
- * a concurrent deploy would otherwise overwrite), evaluates, asks, and optionally exports.
+ * a concurrent deploy would otherwise overwrite), evaluates and asks. The command exports and
+ * tells the team with the returned context.
  */
-export async function checklist(req: ChecklistRequest): Promise<ChecklistResult & { exportFile?: string; warnings: string[] }> {
-  const started = Date.now()
+export async function checklist(req: ChecklistRequest): Promise<{ result: ChecklistResult; ctx: Context }> {
   const { ctx, lock } = await buildContext({ env: req.env })
   await lock.acquire('autolytiq checklist', ctx.runId)
-  let result: ChecklistResult
   try {
-    result = await evaluateChecklist(ctx, { ask: true, answersFile: req.answersFile })
+    return { result: await evaluateChecklist(ctx, { ask: true, answersFile: req.answersFile }), ctx }
   } finally {
     await lock.release()
   }
-  const exportFile = req.exportFile ? resolve(req.exportFile) : undefined
-  if (exportFile) writeFileAtomic(exportFile, redact(renderChecklistMarkdown(result)), 0o644)
-  const done = { ...result, exportFile }
-  return { ...done, warnings: await notifyWarnings(ctx, checklistSummary(done, Date.now() - started)) }
 }

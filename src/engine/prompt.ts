@@ -28,8 +28,15 @@ export class TerminalPrompter implements Prompter {
   constructor(
     private readonly yes: boolean,
     interactive = canPrompt(),
+    /** Where the questions are drawn: the terminal, or a live progress view's prompt area (runner.ts). */
+    private readonly output: NodeJS.WritableStream = process.stderr,
   ) {
     this.interactive = interactive
+  }
+
+  /** The same prompter, drawing its questions on `output`. */
+  drawingOn(output: NodeJS.WritableStream): TerminalPrompter {
+    return new TerminalPrompter(this.yes, this.interactive, output)
   }
 
   private refuse(reason: string): never {
@@ -40,14 +47,14 @@ export class TerminalPrompter implements Prompter {
     if (this.yes) return true
     if (!this.interactive) this.refuse(reason)
     const { confirm } = await import('@inquirer/prompts')
-    return confirm({ message, default: false }, { output: process.stderr })
+    return confirm({ message, default: false }, { output: this.output })
   }
 
   async typed(message: string, expected: string, reason: string): Promise<void> {
     if (this.yes) return
     if (!this.interactive) this.refuse(reason)
     const { input } = await import('@inquirer/prompts')
-    const answer = await input({ message: `${message}\n  Type "${expected}" to continue:` }, { output: process.stderr })
+    const answer = await input({ message: `${message}\n  Type "${expected}" to continue:` }, { output: this.output })
     if (answer.trim() !== expected) throw new UserError(`confirmation did not match "${expected}"; nothing was changed`)
   }
 
@@ -58,12 +65,12 @@ export class TerminalPrompter implements Prompter {
         'set it through the documented environment variable, or run interactively',
       )
     const { password } = await import('@inquirer/prompts')
-    return password({ message, mask: true }, { output: process.stderr })
+    return password({ message, mask: true }, { output: this.output })
   }
 
   async choose<T extends string>(message: string, choices: T[]): Promise<T> {
     if (!this.interactive) throw new UserError(`${message}: needs an answer from a person`, 'run interactively')
     const { select } = await import('@inquirer/prompts')
-    return select({ message, choices: choices.map((c) => ({ value: c, name: c })) }, { output: process.stderr })
+    return select({ message, choices: choices.map((c) => ({ value: c, name: c })) }, { output: this.output })
   }
 }

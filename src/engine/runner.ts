@@ -1,10 +1,10 @@
 import { hostname, userInfo } from 'node:os'
-import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper, type ListrRendererValue } from 'listr2'
+import { Listr, ListrLogger, ListrPromptAdapter, ListrTaskEventType, ProcessOutput, type ListrTaskWrapper, type ListrRendererValue } from 'listr2'
 import pRetry from 'p-retry'
 import { AutolytiqError, EXIT, InterruptedError, StepFailedError, UserError, errorMessage, isTransient } from './errors.js'
 import { redact } from './redact.js'
 import { armKillFault, type KillFault } from './fault.js'
-import { isCI } from './prompt.js'
+import { isCI, TerminalPrompter, type Prompter } from './prompt.js'
 import { strongestDanger, type Runbook, type RunbookStep } from './runbook.js'
 import type { EnvLock } from './lock.js'
 import type { Context } from './types.js'
@@ -157,7 +157,8 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
                   task: async (_c: unknown, task: ListrTaskWrapper<unknown, never, never>) => {
                     if (runCtrl.signal.aborted || opts.lock.lost) throw new InterruptedError()
                     try {
-                      const r = await executeStep(baseCtx, runbook.name, s, (m) => (task.output = redact(m)))
+                      const stepBase = rendererFor(opts.json) === 'default' ? { ...baseCtx, prompt: promptInView(baseCtx.prompt, task) } : baseCtx
+                      const r = await executeStep(stepBase, runbook.name, s, (m) => (task.output = redact(m)))
                       report.steps.push(r)
                       if (r.outcome === 'changed') report.changed++
                       if (r.outcome === 'checked') report.checked++
@@ -240,6 +241,39 @@ export async function runRunbook(ctx: Context, opts: RunOptions): Promise<RunRep
 
 function countChangedEarlier(ctx: Context, runbook: string): number {
   return Object.values(ctx.state.steps(runbook)).filter((s) => s.runId === ctx.runId && s.changed).length
+}
+
+/** Marks the step's task as prompting while a question is open, so the live view shows it. */
+class PromptWindow extends ListrPromptAdapter {
+  async run<T>(ask: () => Promise<T>): Promise<T> {
+    this.reportStarted()
+    try {
+      const answer = await ask()
+      this.reportCompleted()
+      return answer
+    } catch (err) {
+      this.reportFailed()
+      throw err
+    }
+  }
+}
+
+/**
+ * The live view redraws the terminal many times a second: a question written straight to it
+ * (a step's confirmation, the go-live checklist's manual items) is drawn over and never seen.
+ * Questions go through the step's prompt channel instead, which the view draws below the task.
+ */
+function promptInView(prompter: Prompter, task: ListrTaskWrapper<unknown, never, never>): Prompter {
+  if (!(prompter instanceof TerminalPrompter) || !prompter.interactive) return prompter
+  const inView = prompter.drawingOn(task.stdout(ListrTaskEventType.PROMPT))
+  const ask = <T>(q: () => Promise<T>): Promise<T> => task.prompt(PromptWindow).run(q)
+  return {
+    interactive: true,
+    confirm: (m, r) => ask(() => inView.confirm(m, r)),
+    typed: (m, e, r) => ask(() => inView.typed(m, e, r)),
+    secret: (m) => ask(() => inView.secret(m)),
+    choose: (m, c) => ask(() => inView.choose(m, c)),
+  }
 }
 
 async function executeStep(ctx: Context, runbook: string, s: RunbookStep, output: (m: string) => void): Promise<StepReport> {

@@ -1,15 +1,12 @@
 import { userInfo } from 'node:os'
-import { resolve } from 'node:path'
 import { runChecks, worst, type CheckReport } from '../checks/run.js'
 import { explainFailingPods, type PodEvidence } from '../checks/pod-evidence.js'
 import { preloadClients, selectForVerify, verifyChecks, VERIFY_DEFAULTS, type VerifyCheckOptions } from '../checks/verify.js'
 import { latestRollouts, whatChanged, type WhatChanged } from '../changes/what-changed.js'
-import { renderVerifyReport } from '../render/verify-report.js'
 import { buildContext } from './context.js'
 import { errorMessage, UserError } from './errors.js'
 import { nextStepFor } from './next-steps.js'
 import { redact } from './redact.js'
-import { writeFileAtomic } from './state.js'
 import type { Context } from './types.js'
 
 export interface VerifyResult {
@@ -39,6 +36,7 @@ export interface VerifyResult {
   failingPods?: PodEvidence[]
   /** Why pod evidence could not be gathered, when it could not. */
   failingPodsError?: string
+  /** Where the command wrote the Markdown report (--report), when it did. */
   reportFile?: string
 }
 
@@ -134,7 +132,6 @@ export interface VerifyRequest {
   env?: string
   services: string[]
   timeoutSeconds?: number
-  reportFile?: string
   /** Traffic window and what-changed window, seconds. */
   windowSeconds?: number
   sinceSeconds?: number
@@ -153,20 +150,12 @@ function verifyOptions(req: VerifyRequest): RunVerifyOptions {
   }
 }
 
-function writeReport(result: VerifyResult, file: string): void {
-  const path = resolve(file)
-  writeFileAtomic(path, redact(renderVerifyReport(result)), 0o644)
-  result.reportFile = path
-}
-
 /** `autolytiq verify`: read-only, so it takes no lock and can run beside a deploy during an incident. */
 export async function verify(req: VerifyRequest): Promise<VerifyResult> {
   const opts = verifyOptions(req)
   const { ctx } = await buildContext({ env: req.env })
   try {
-    const result = await runVerify(ctx, opts)
-    if (req.reportFile) writeReport(result, req.reportFile)
-    return result
+    return await runVerify(ctx, opts)
   } finally {
     ctx.clients.http.close()
   }
@@ -194,10 +183,7 @@ export async function watchVerify(req: WatchRequest, onRound: (r: VerifyResult, 
       onRound(result, round)
       // Green is what verify exits 0 on: no failure (a standing warning, like no NetworkPolicy, must not keep it waiting).
       const green = result.result !== 'fail'
-      if (green || Date.now() >= end || signal?.aborted) {
-        if (req.reportFile) writeReport(result, req.reportFile)
-        return result
-      }
+      if (green || Date.now() >= end || signal?.aborted) return result
       const wait = Math.min(Math.max(0, req.intervalSeconds * 1000 - (Date.now() - started)), Math.max(0, end - Date.now()))
       await new Promise((r) => setTimeout(r, wait))
     }

@@ -1,6 +1,6 @@
 import type { KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { KubeClients } from '../clients/kube.js'
-import { AutolytiqError, ExternalError, UserError } from '../engine/errors.js'
+import { AutolytiqError, ExternalError, UserError, isTransient } from '../engine/errors.js'
 import { FIELD_MANAGER, apiMessage, apiStatus } from './api.js'
 import { diffObjects, fieldsTakenFromOthers } from './diff.js'
 import { applyRank, objectRef, sortForApply, type KubeObject } from './objects.js'
@@ -82,7 +82,9 @@ export async function planApply(kube: KubeClients, objects: KubeObject[]): Promi
       // The API server's schema (a CRD's, e.g. the External Secrets Operator's) has no such field: the manifest is wrong, not the cluster.
       if (/field not declared in schema|unknown field/.test(message))
         throw new ExternalError(message, undefined, undefined, false, `fix ${ref.split(' ')[0]} ${object.metadata.name} in the manifests (k8s/): a misspelled field, or one the installed ${object.apiVersion} schema does not have; then re-run`)
-      throw new ExternalError(message)
+      // A reset or a timeout on the way (transient, already translated by the kube client) stays
+      // transient, so the runner retries the step instead of failing the run.
+      throw new ExternalError(message, undefined, undefined, isTransient(err))
     }
     if (!live) return { ref, object, action: 'create', diff: [] }
     const diff = diffObjects(live, dry, { hideValuesUnder: object.kind === 'Secret' ? ['data', 'stringData'] : [] })

@@ -1,4 +1,7 @@
+import { resolve } from 'node:path'
 import type { ChecklistResult, ItemResult } from '../engine/checklist.js'
+import { redact } from '../engine/redact.js'
+import { writeFileAtomic } from '../engine/state.js'
 import { table } from './table.js'
 
 const BOX: Record<ItemResult['status'], string> = { done: '[x]', failed: '[ ]', open: '[ ]' }
@@ -31,6 +34,13 @@ export function renderChecklistMarkdown(r: ChecklistResult): string {
   if (r.unasked.length)
     lines.push(`Open manual items (${r.unasked.length}) need a person: run \`autolytiq checklist --env ${r.environment}\` in a terminal.`, '')
   return lines.join('\n')
+}
+
+/** Writes the Markdown checklist (redacted, readable by the team) and returns its absolute path. */
+export function writeChecklistMarkdown(r: ChecklistResult, file: string): string {
+  const path = resolve(file)
+  writeFileAtomic(path, redact(renderChecklistMarkdown(r)), 0o644)
+  return path
 }
 
 /** Terminal view: one row per item, grouped by section order. */

@@ -12,7 +12,6 @@ import { planUndo } from './undo.js'
 import type { VerifyOutcome } from './verify.js'
 import type { WorkloadChange } from './workloads.js'
 import { deploymentImagesPoint } from './points.js'
-import { notifyWarnings, serviceRollbackSummary } from '../notify/index.js'
 
 export interface ServiceRollbackRequest {
   env?: string
@@ -47,6 +46,7 @@ export interface ServiceRollbackResult {
   error?: { message: string; next?: string }
   exitCode: number
   /** A Slack notification that could not be sent (never changes the exit code). */
+  /** Set by the command: a notification that could not be sent. */
   warnings?: string[]
 }
 
@@ -86,9 +86,9 @@ function selectServices(ctx: Context, req: ServiceRollbackRequest, mode: 'undo' 
  * `autolytiq rollback --service S [--to-revision N]` and `--image-tag T --service S... | --all`:
  * the on-call fast path. Not a runbook, but the same guarantees: environment lock, confirmation
  * (production: type its name), audit entries, a rollback point of what ran before, then wait for
- * the rollout (fail-fast) and verify it.
+ * the rollout (fail-fast) and verify it. The command tells the team with the returned context.
  */
-export async function rollbackServices(req: ServiceRollbackRequest): Promise<ServiceRollbackResult> {
+export async function rollbackServices(req: ServiceRollbackRequest): Promise<{ result: ServiceRollbackResult; ctx: Context }> {
   const t0 = Date.now()
   const mode = validate(req)
   const { ctx, lock } = await buildContext({ env: req.env, dryRun: req.dryRun, yes: req.yes, prompter: req.prompter, log: req.progress })
@@ -110,10 +110,7 @@ export async function rollbackServices(req: ServiceRollbackRequest): Promise<Ser
     durationMs: 0,
     exitCode: EXIT.ok,
   }
-  const finish = async (): Promise<ServiceRollbackResult> => {
-    const done = { ...result, durationMs: Date.now() - t0 }
-    return { ...done, warnings: await notifyWarnings(ctx, serviceRollbackSummary(done, ctx.env.release)) }
-  }
+  const finish = (): { result: ServiceRollbackResult; ctx: Context } => ({ result: { ...result, durationMs: Date.now() - t0 }, ctx })
   const plan = (): Promise<WorkloadChange[]> =>
     Promise.all(services.map((s) => (mode === 'undo' ? planUndo(ctx, ctx.env.namespace, s.name, req.toRevision) : planImageTag(ctx, s, req.imageTag!))))
 

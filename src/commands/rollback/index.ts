@@ -1,6 +1,7 @@
 import * as Flags from '@oclif/core/flags'
 import { BaseCommand, describe, envFlag, jsonFlag } from '../../cli/base.js'
 import { redact } from '../../engine/redact.js'
+import { notifyWarnings, serviceRollbackSummary } from '../../notify/index.js'
 import { renderServiceRollback } from '../../rollback/render.js'
 import { rollbackServices } from '../../rollback/service.js'
 
@@ -38,7 +39,7 @@ export default class Rollback extends BaseCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Rollback)
     this.json = flags.json
-    const result = await rollbackServices({
+    const { result, ctx } = await rollbackServices({
       env: flags.env,
       services: flags.service ?? [],
       all: flags.all,
@@ -49,6 +50,7 @@ export default class Rollback extends BaseCommand {
       timeoutSeconds: flags.timeout,
       progress: (line) => this.info(line),
     })
+    result.warnings = await notifyWarnings(ctx, serviceRollbackSummary(result, ctx.env.release))
     if (flags.json) this.outJson({ ok: result.exitCode === 0, ...result })
     else this.out(redact(renderServiceRollback(result)))
     for (const w of result.warnings ?? []) this.info(`Warning: ${w}`)
