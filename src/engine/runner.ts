@@ -262,17 +262,20 @@ class PromptWindow extends ListrPromptAdapter {
  * The live view redraws the terminal many times a second: a question written straight to it
  * (a step's confirmation, the go-live checklist's manual items) is drawn over and never seen.
  * Questions go through the step's prompt channel instead, which the view draws below the task.
+ * Each question gets a channel of its own: @inquirer/prompts ends its output stream when it is
+ * answered, so a second question written to the first one's channel was never drawn and the
+ * checklist waited for an answer to a question nobody could see.
  */
 function promptInView(prompter: Prompter, task: ListrTaskWrapper<unknown, never, never>): Prompter {
   if (!(prompter instanceof TerminalPrompter) || !prompter.interactive) return prompter
-  const inView = prompter.drawingOn(task.stdout(ListrTaskEventType.PROMPT))
+  const inView = (): TerminalPrompter => prompter.drawingOn(task.stdout(ListrTaskEventType.PROMPT))
   const ask = <T>(q: () => Promise<T>): Promise<T> => task.prompt(PromptWindow).run(q)
   return {
     interactive: true,
-    confirm: (m, r) => ask(() => inView.confirm(m, r)),
-    typed: (m, e, r) => ask(() => inView.typed(m, e, r)),
-    secret: (m) => ask(() => inView.secret(m)),
-    choose: (m, c) => ask(() => inView.choose(m, c)),
+    confirm: (m, r) => ask(() => inView().confirm(m, r)),
+    typed: (m, e, r) => ask(() => inView().typed(m, e, r)),
+    secret: (m) => ask(() => inView().secret(m)),
+    choose: (m, c) => ask(() => inView().choose(m, c)),
   }
 }
 
