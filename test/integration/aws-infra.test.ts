@@ -6,7 +6,7 @@ import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks'
 import { parse, stringify } from 'yaml'
 import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest'
 import { REPO, runCli } from '../helpers/cli.js'
-import { seedAws } from '../../src/sandbox/seed.js'
+import { seedAws } from '../helpers/seed-aws.js'
 import { awsProject, describeCalls, outcome, runInProcess, type AwsProject, type SdkConfig } from './aws-project.js'
 
 // Plan 2.5 and 2.7 against moto (and the real control plane for the sandbox kubeconfig).
