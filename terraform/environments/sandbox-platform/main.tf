@@ -57,6 +57,7 @@ module "platform" {
   eks_addons                      = false
   eks_cluster_ingress             = false
   redis_replication_group_managed = false
+  rds_performance_insights        = false
   redis_existing_endpoint         = nonsensitive(local.redis_group.primary_endpoint)
   redis_auth_token                = local.redis_group.auth_token
 }

@@ -74,11 +74,6 @@ resource "aws_rds_cluster_instance" "this" {
   engine                          = aws_rds_cluster.this.engine
   engine_version                  = aws_rds_cluster.this.engine_version
   db_subnet_group_name            = aws_db_subnet_group.this.name
-  performance_insights_enabled    = true
-  performance_insights_kms_key_id = var.kms_key_arn
-
-  # moto 5.2.1 does not keep PerformanceInsightsEnabled (reads false after every apply).
-  lifecycle {
-    ignore_changes = [performance_insights_enabled]
-  }
+  performance_insights_enabled    = var.performance_insights
+  performance_insights_kms_key_id = var.performance_insights ? var.kms_key_arn : null
 }

@@ -89,3 +89,13 @@ variable "backup_retention_days" {
 variable "deletion_protection" {
   type = bool
 }
+
+# A switch, not lifecycle.ignore_changes: moto 5.2.1 keeps neither PerformanceInsightsEnabled nor
+# PerformanceInsightsKMSKeyId, so each plan after an apply would turn both on again. Ignoring the
+# two attributes in this shared module would also hide a real change in staging and prod (Performance
+# Insights switched off, or its key swapped, outside Terraform); the switch is off only in the sandbox.
+variable "performance_insights" {
+  description = "Performance Insights on every instance, encrypted with kms_key_arn. Off only in the sandbox (moto keeps no Performance Insights settings)."
+  type        = bool
+  default     = true
+}

@@ -67,6 +67,7 @@ module "database" {
   max_capacity            = var.db_max_capacity
   backup_retention_days   = min(var.backup_retention_days, 35)
   deletion_protection     = var.protect_data
+  performance_insights    = var.rds_performance_insights
 }
 
 module "cache" {

@@ -174,3 +174,9 @@ variable "eks_addons" {
   type        = bool
   default     = true
 }
+
+variable "rds_performance_insights" {
+  description = "Performance Insights (KMS-encrypted) on the Aurora instances. Off in the sandbox: moto keeps neither PerformanceInsightsEnabled nor its KMS key, so every plan would re-enable it."
+  type        = bool
+  default     = true
+}
