@@ -13,7 +13,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
 import { loadCatalog } from '../../src/config/catalog.js'
 import { lifecyclePolicy } from '../../src/steps/aws/ecr.js'
-import { awsProject, describeCalls, outcome, runInProcess, type AwsProject } from './aws-project.js'
+import { awsProject, outcome, runInProcess, type AwsProject } from './aws-project.js'
 
 // Plan phase 4 against moto: ECR repositories, release images, and GitHub setup (gh cannot reach
 // GitHub here: absent → skipped; a stand-in gh script, named as such, proves secrets go on stdin).

@@ -115,7 +115,7 @@ describe('terraform/ as the CLI reads it', () => {
     expect(sandbox.json.flatMap((j) => Object.keys(j.resource ?? {}))).toEqual([])
     expect([...sandbox.modules.keys()]).toEqual(['platform'])
     // One switch per moto gap, each off in the sandbox only (README "Terraform in the sandbox").
-    const gaps = ['backup_selection', 'eks_addons', 'eks_cluster_ingress', 'redis_replication_group_managed']
+    const gaps = ['backup_selection', 'eks_addons', 'eks_cluster_ingress', 'rds_performance_insights', 'redis_replication_group_managed']
     for (const g of gaps) {
       expect(sandbox.modules.get('platform')?.[g], g).toBe(false)
       expect(staging.modules.get('platform')?.[g], g).toBeUndefined()
