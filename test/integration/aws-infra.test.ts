@@ -14,7 +14,7 @@ const aws = inject('aws')
 const kube = inject('kube')
 const endpoint = aws?.endpoint ?? ''
 
-/** What terraform creates in a real account, seeded through the AWS APIs by the code `sandbox up` uses. */
+/** What terraform creates in a real account (and the sandbox's Terraform on moto), seeded through the AWS APIs (test/helpers/seed-aws.ts). */
 async function seedInfrastructure(sdk: SdkConfig, name: string): Promise<void> {
   await seedAws(
     {

@@ -76,7 +76,7 @@ async function pages<T>(fetch: (marker?: string) => Promise<{ items?: T[]; marke
  * The sandbox's RDS data plane: moto holds the Aurora control plane (clusters, endpoints,
  * snapshots, restores) but no database, so this controller gives every Aurora PostgreSQL cluster
  * of the environment a real one and publishes its endpoint in the sandbox DNS — whoever created
- * the cluster (src/sandbox/seed.ts or terraform):
+ * the cluster (terraform in phase 2, or a test's seed):
  *
  * - a cluster that is not a restore is served by the sandbox's PostgreSQL, which must listen on
  *   the cluster's Port; its MasterUsername gets the password of `autolytiq/<env>/database` (the

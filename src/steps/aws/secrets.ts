@@ -22,8 +22,8 @@ interface SecretSpec {
 /**
  * Plan 3.5's eight secrets and the JSON fields of each: THE secret contract. `required` plus
  * `optional` is exactly what terraform/modules/secrets writes (test/integration/secret-contract.test.ts
- * applies the module against moto and compares), the sandbox seeds exactly these fields
- * (src/sandbox/seed.ts builds its values from this table), and every property an ExternalSecret
+ * applies the module against moto and compares; the sandbox applies the module itself), the tests'
+ * seed writes exactly these fields (test/helpers/seed-aws.ts builds its values from this table), and every property an ExternalSecret
  * reads must be one of them (same test; `secrets.expected` checks the live values).
  */
 export const SECRETS: Record<string, SecretSpec> = {
