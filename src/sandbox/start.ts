@@ -358,8 +358,10 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       alertmanagerUrl: alerting.am.url,
       grafanaUrl: grafana.url,
       // what only the running sandbox knows, for terraform.tfvars: moto, and the ports the Aurora
-      // cluster and the Redis group must listen on (its PostgreSQL and Redis)
-      terraformVars: { aws_endpoint: moto.endpoint, db_port: postgres.port, redis_port: redis.port },
+      // cluster and the Redis group must listen on (its PostgreSQL and Redis). The provider talks to
+      // moto itself: the platform module makes no Route 53 change the checking layer would judge,
+      // and its ~1,000 calls per plan stay off the supervisor's event loop.
+      terraformVars: { aws_endpoint: moto.motoEndpoint, db_port: postgres.port, redis_port: redis.port },
       sandbox: {
         version: 1,
         supervisorPid: process.pid,
