@@ -45,9 +45,14 @@ export class HttpClient {
    * Keep-alive agents, one per certificate policy, so a verify run with 200 health checks through
    * the one public entry point does not pay 200 full TLS handshakes: idle connections are reused
    * and new ones resume the cached TLS session. A connection opened without verification (the TLS
-   * check judges the certificate itself) lives in its own agent, never serving a verified request.
+   * check judges the certificate itself) lives in its own agent, never serving a verified request,
+   * and never resumes a session: on a resumed TLS session Node's getPeerCertificate() is empty, and
+   * the check would report "presented no certificate" (seen in the e2e test under load).
    */
-  private readonly agents = { verified: new https.Agent({ keepAlive: true, maxCachedSessions: 1000 }), unverified: new https.Agent({ keepAlive: true }) }
+  private readonly agents = {
+    verified: new https.Agent({ keepAlive: true, maxCachedSessions: 1000 }),
+    unverified: new https.Agent({ keepAlive: true, maxCachedSessions: 0 }),
+  }
   private readonly plainAgent = new http.Agent({ keepAlive: true })
   /** First TLS connection per origin and policy: the others wait for its session ticket so they can resume it. */
   private readonly firstHandshake = new Map<string, Promise<void>>()
