@@ -108,7 +108,7 @@ describe.skipIf(!postgres)('stand-in services', () => {
   }
 
   beforeAll(async () => {
-    await store!.migrateNow()
+    await store!.migrate()
     server = createServer()
     port = await listen(server)
   })
