@@ -15,6 +15,7 @@ import { makeTempDir, removeTempDir } from '../harness/tmp.js'
 import { runChecks, type CheckReport } from '../../src/checks/run.js'
 import { serviceHealthCheck } from '../../src/checks/http.js'
 import { tlsCheck } from '../../src/checks/tls.js'
+import { HttpClient } from '../../src/clients/http.js'
 import { redirectCheck } from '../../src/checks/redirect.js'
 import { dnsCheck } from '../../src/checks/dns.js'
 import type { Check } from '../../src/engine/types.js'
@@ -154,6 +155,21 @@ describe('TLS of the API domain', () => {
     const r = await one(tlsCheck(2000), { apiUrl: `https://${HOST}:${s.port}` })
     expect(r.status).toBe('warn')
     expect(r.detail).toMatch(/expires in 20 days \(\d{4}-\d\d-\d\d\); renewal is overdue$/)
+  })
+
+  it('sees the certificate on every new connection: the TLS check never resumes a session (Node gives a resumed one no peer certificate)', async () => {
+    // a server that closes each connection: every request is a new handshake, which would resume
+    const s = await startHttpsServer({ pki, variant: 'valid', handler: (_req, res) => (res.setHeader('connection', 'close'), res.end('ok')) })
+    servers.push(s)
+    const client = new HttpClient({})
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await client.request({ url: `https://127.0.0.1:${s.port}/`, timeoutMs: 5000, rejectUnauthorized: false })
+        expect(r.certificate?.valid_to, `request ${i + 1}`).toEqual(expect.any(String))
+      }
+    } finally {
+      client.close()
+    }
   })
 
   it('fails when the CA is not trusted (no caFile)', async () => {
