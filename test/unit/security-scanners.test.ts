@@ -139,7 +139,8 @@ afterAll(() => {
 })
 
 // checkov spends most of its time starting Python: the four runs overlap
-describe.concurrent('checkov', () => {
+// a scan is ~45 s on a quiet machine and several minutes on two loaded cores
+describe.concurrent('checkov', { timeout: 300_000 }, () => {
   it.each(ENVS)('terraform (%s root, with the tfvars the CLI writes): every finding fixed or skipped with a reason', async (envName) => {
     const env = config.environments[envName]!
     const reports = await checkov(['-d', resolve(REPO, env.terraformDir), '--var-file', join(work, `${envName}.tfvars.json`), '--framework', 'terraform'])
