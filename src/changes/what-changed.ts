@@ -166,12 +166,13 @@ async function fromDeployments(ctx: Context, since: number): Promise<Change[]> {
   for (const [name, list] of byDeployment) {
     const sorted = [...list].sort((a, b) => a.revision - b.revision)
     const newest = sorted.at(-1)?.revision
-    // A re-activated ReplicaSet's last write is its scale-down once a later revision replaced it, which would sort it
-    // after its successor: it became current before the next revision did.
+    // Revision numbers are the order of rollouts; the times are not always: a re-activated ReplicaSet's last write is
+    // its scale-down once a later revision replaced it, and the API's timestamps have one-second resolution, so
+    // rollouts in the same second tie. Each revision became current before the next one did.
     for (let i = sorted.length - 2; i >= 0; i--) {
       const e = sorted[i]!
       const next = sorted[i + 1]!.at
-      if (e.reused && e.at && next && e.at >= next) e.at = new Date(Date.parse(next) - 1).toISOString()
+      if (e.at && next && e.at >= next) e.at = new Date(Date.parse(next) - 1).toISOString()
     }
     sorted.forEach((e, i) => {
       const prev = sorted[i - 1]

