@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir, userInfo } from 'node:os'
+import { hostname, tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { stringify } from 'yaml'
@@ -299,6 +299,31 @@ describe('release.tag', () => {
       detail: `v1.0.0-production → ${head.slice(0, 12)}`,
       outputs: { tag: 'v1.0.0-production', commit: head },
     })
+  })
+
+  it('tags on a machine with no git identity, signed as the user the audit log names', async () => {
+    const t = await ctx({ env: { release: 'v1.0.2' }, prompt: new ScriptedPrompter(() => 'yes') })
+    t.ctx.state.step('go-live', 'k8s.migrate').status = 'done'
+    expect((await evaluateChecklist(t.ctx, { ask: true })).complete).toBe(true)
+    // a fresh runner: no global or system configuration, no identity in the checkout or the environment
+    const IDENTITY = ['GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM', 'EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL']
+    const saved = Object.fromEntries(IDENTITY.map((k) => [k, process.env[k]]))
+    for (const k of IDENTITY) delete process.env[k]
+    Object.assign(process.env, { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' })
+    await git('config', '--unset', 'user.email')
+    await git('config', '--unset', 'user.name')
+    try {
+      // (a plain `git tag -a` here fails with "Please tell me who you are" wherever the host name has
+      // no domain, as on this project's CI machines; the step signs as the audit user instead)
+      await releaseTag.run(t.ctx, p())
+      const tagger = (await git('tag', '-l', '--format=%(taggername) %(taggeremail)', 'v1.0.2-test')).stdout
+      expect(tagger).toBe(`${userInfo().username} <${userInfo().username}@${hostname()}>`)
+    } finally {
+      for (const k of IDENTITY) delete process.env[k]
+      for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v
+      await git('config', 'user.email', 'oncall@example.test')
+      await git('config', 'user.name', 'On Call')
+    }
   })
 
   it('pushes a tag left unpushed by an interrupted run (drift)', async () => {

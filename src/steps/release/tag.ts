@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os'
 import { z } from 'zod'
 import { evaluateChecklist } from '../../engine/checklist.js'
 import { StepFailedError, UserError } from '../../engine/errors.js'
@@ -34,6 +35,18 @@ async function localTagCommit(ctx: Context, tag: string): Promise<string | undef
   if (inside.exitCode !== 0) throw new UserError(`${ctx.root} is not a git repository; the go-live tag needs one`, 'run autolytiq from the project checkout')
   const r = await git(ctx, ['rev-parse', '-q', '--verify', `refs/tags/${tag}^{commit}`], [1])
   return r.exitCode === 0 ? r.stdout.trim() : undefined
+}
+
+/**
+ * `git tag -a` refuses to run without a committer identity ("Please tell me who you are"), which a
+ * fresh CI runner or a newcomer's machine often lacks. Then the tag is signed by the engineer the
+ * audit log names (user@host), never by a made-up name; a configured identity always wins.
+ */
+async function taggerIdentity(ctx: Context): Promise<string[]> {
+  const configured = async (key: string) => (await git(ctx, ['config', key], [1])).stdout.trim()
+  const [name, email] = await Promise.all([configured('user.name'), configured('user.email')])
+  const user = userInfo().username
+  return [...(name ? [] : ['-c', `user.name=${user}`]), ...(email ? [] : ['-c', `user.email=${user}@${hostname()}`])]
 }
 
 async function onRemote(ctx: Context, remote: string, tag: string): Promise<boolean> {
@@ -74,7 +87,7 @@ export const releaseTag: Step<Params> = {
           `the go-live checklist is incomplete (${list.counts.done}/${list.counts.total} done); ${tag} was not created`,
           `complete it with \`autolytiq checklist --env ${ctx.envName}\`, then re-run`,
         )
-      await git(ctx, ['tag', '-a', tag, '-m', `${message(ctx)} (run ${ctx.runId})`])
+      await git(ctx, [...(await taggerIdentity(ctx)), 'tag', '-a', tag, '-m', `${message(ctx)} (run ${ctx.runId})`])
       commit = (await localTagCommit(ctx, tag))!
       ctx.log(`created ${tag} at ${commit.slice(0, 12)}`)
     }
