@@ -1,6 +1,6 @@
 /**
  * Issue #15 part 5: `rollback infra` rehearsed against real state versions of the real modules.
- * terraform/modules/kms and terraform/modules/observability (test/fixtures/rollback-infra-modules)
+ * terraform/modules/kms and terraform/modules/observability (test/fixtures/modules-on-moto)
  * are applied through the CLI's own terraform steps with the real hashicorp/aws provider against
  * moto, state in the versioned S3 bucket `state-backend` makes. Then a bad change is applied (log
  * retention 7 -> 30 days, one service's log group dropped), the engineer reverts autolytiq.yaml and
@@ -8,27 +8,18 @@
  * earlier state version becomes current, the plan names what it puts back, the apply puts it back
  * in moto, and a fresh plan (the CLI's own terraform.plan) is empty.
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3'
-import { SignatureV4 } from '@smithy/signature-v4'
-import { execa } from 'execa'
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3'
 import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { NodeSha256 } from '../../src/clients/eks-token.js'
 import type { EnvState } from '../../src/engine/state.js'
-import { makeTempDir, removeTempDir } from '../harness/tmp.js'
-import { REPO, runCli, type CliResult } from '../helpers/cli.js'
-import { awsProject, type AwsProject } from './aws-project.js'
+import type { CliResult } from '../helpers/cli.js'
+import { explain, modulesOnMoto, type DeployReport as Report, type ModulesOnMoto } from './modules-on-moto.js'
 
 const aws = inject('aws')
-const TF_STEPS = ['state-backend', 'terraform.tfvars', 'terraform.init', 'terraform.plan', 'terraform.apply']
 const DROPPED = 'data-retention-service'
 
-interface Report {
-  result: string
-  steps: { id: string; outcome: string; detail?: string }[]
-}
 interface InfraJson {
   ok: boolean
   result: string
@@ -40,20 +31,10 @@ interface InfraJson {
   plan?: { changes: boolean; summary: string; text: string }
 }
 
-let p: AwsProject
-let dir: string
-let s3: S3Client
-const seconds: Record<string, number> = {}
-
-const explain = (r: CliResult): string => `exit ${r.code}\n--- stdout ---\n${r.stdout.slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`
-async function cli(label: string, args: string[]): Promise<CliResult> {
-  const t0 = Date.now()
-  const r = await runCli(args, p.cliEnv, { timeoutMs: 300_000 })
-  seconds[label] = (Date.now() - t0) / 1000
-  return r
-}
-async function deploy(label: string, steps = TF_STEPS): Promise<Report> {
-  const r = await cli(label, ['deploy', '--env', 'sandbox', ...steps.flatMap((s) => ['--only', s]), '--yes', '--json'])
+let m: ModulesOnMoto
+const cli = (label: string, args: string[]): Promise<CliResult> => m.cli(label, args)
+async function deploy(label: string, steps?: string[]): Promise<Report> {
+  const r = await m.deploy(label, {}, steps)
   expect(r.code, explain(r)).toBe(0)
   return JSON.parse(r.stdout) as Report
 }
@@ -61,7 +42,7 @@ const step = (r: Report, id: string) => r.steps.find((s) => s.id === id)
 
 /** What the engineer edits: the environment's terraformVars in autolytiq.yaml. */
 function setTerraformVars(vars: Record<string, unknown>): void {
-  const file = join(p.root, 'autolytiq.yaml')
+  const file = join(m.p.root, 'autolytiq.yaml')
   const config = parse(readFileSync(file, 'utf8')) as { environments: Record<string, Record<string, unknown>> }
   config.environments.sandbox!.terraformVars = vars
   writeFileSync(file, stringify(config))
@@ -70,64 +51,30 @@ function setTerraformVars(vars: Record<string, unknown>): void {
 /** The current S3 version of the state object (what terraform.apply records too). */
 async function currentStateVersion(): Promise<string> {
   const key = 'infrastructure/terraform.tfstate'
-  const r = await s3.send(new ListObjectVersionsCommand({ Bucket: p.stateBucket, Prefix: key }))
+  const r = await m.s3.send(new ListObjectVersionsCommand({ Bucket: m.p.stateBucket, Prefix: key }))
   return r.Versions!.find((v) => v.Key === key && v.IsLatest)!.VersionId!
 }
 
 /**
  * The services' log groups in moto (name -> retention days): CloudWatch Logs DescribeLogGroups,
- * signed with SigV4 here (the project has no CloudWatch Logs SDK client; moto's /moto-api/data.json
- * still lists deleted log groups), never through terraform.
+ * never through terraform (moto's /moto-api/data.json still lists deleted log groups).
  */
 async function logGroups(): Promise<Record<string, number | undefined>> {
   const prefix = '/autolytiq/sandbox/'
-  const url = new URL(aws!.endpoint)
-  const body = JSON.stringify({ logGroupNamePrefix: prefix })
-  const signer = new SignatureV4({ service: 'logs', region: 'us-east-1', credentials: p.sdk.credentials, sha256: NodeSha256 })
-  const req = await signer.sign({
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: '/',
-    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Logs_20140328.DescribeLogGroups' },
-    body,
+  const r = await m.awsJson<{ logGroups?: { logGroupName: string; retentionInDays?: number }[] }>('logs', 'Logs_20140328.DescribeLogGroups', {
+    logGroupNamePrefix: prefix,
   })
-  const res = await fetch(url, { method: 'POST', headers: req.headers, body })
-  expect(res.status, await res.clone().text()).toBe(200)
-  const r = (await res.json()) as { logGroups?: { logGroupName: string; retentionInDays?: number }[] }
   return Object.fromEntries((r.logGroups ?? []).map((g) => [g.logGroupName.slice(prefix.length), g.retentionInDays]))
 }
 
-const state = (): EnvState => JSON.parse(readFileSync(join(p.home, 'state', 'sandbox.json'), 'utf8')) as EnvState
+const state = (): EnvState => JSON.parse(readFileSync(join(m.p.home, 'state', 'sandbox.json'), 'utf8')) as EnvState
 
 describe.skipIf(!aws)('rollback infra on the real modules (kms + observability on moto)', () => {
   beforeAll(async () => {
-    dir = makeTempDir('rollback-infra-modules')
-    // The repository's layout, so the fixture's ../../../terraform/modules sources resolve; init writes here.
-    cpSync(join(REPO, 'terraform', 'modules'), join(dir, 'terraform', 'modules'), { recursive: true })
-    cpSync(join(REPO, 'test', 'fixtures', 'rollback-infra-modules'), join(dir, 'test', 'fixtures', 'rollback-infra-modules'), { recursive: true })
-    p = await awsProject({
-      endpoint: aws!.endpoint,
-      environment: { terraformDir: join(dir, 'test', 'fixtures', 'rollback-infra-modules') },
-      runtime: { terraformVars: { aws_endpoint: aws!.endpoint } },
-    })
-    // The project's setup writes the CLI configuration (the machine's provider mirror, else the registry).
-    p.cliEnv.TF_CLI_CONFIG_FILE = join(dir, 'terraformrc')
-    await execa('bash', [join(REPO, 'scripts', 'terraform-cli-config.sh')], { env: { TF_CLI_CONFIG_FILE: p.cliEnv.TF_CLI_CONFIG_FILE } })
-    s3 = new S3Client(p.sdk)
+    m = await modulesOnMoto('rollback-infra-modules', aws!)
   }, 120_000)
 
-  afterAll(() => {
-    process.stderr.write(
-      `[rollback-infra-modules] ${Object.entries(seconds)
-        .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
-        .join(', ')}\n`,
-    )
-    s3?.destroy()
-    p?.cleanup()
-    if (dir) removeTempDir(dir)
-  })
+  afterAll(() => m?.stop())
 
   it(
     'apply, apply a bad change, revert autolytiq.yaml, rollback infra --apply to the state before: AWS is back and the next plan is empty',

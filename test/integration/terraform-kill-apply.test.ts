@@ -1,6 +1,6 @@
 /**
  * Issue #15's limit "a SIGKILL during `terraform apply` resumes cleanly: lock, partial state".
- * The real kms and observability modules (test/fixtures/terraform-kill-apply, with two slow
+ * The real kms and observability modules (test/fixtures/modules-on-moto, with its two slow
  * terraform_data resources between them) are applied through `autolytiq deploy` on moto with the
  * real hashicorp/aws provider. The kill matrix's fault injection (AUTOLYTIQ_FAULT_KILL) SIGKILLs
  * terraform, its children and the CLI inside `terraform apply`, once terraform has persisted partial
@@ -10,102 +10,41 @@
  *   - the next deploy applies the rest of the reviewed plan (the saved plan is stale now);
  *   - nothing was created twice (one KMS key), the next plan is empty.
  */
-import { cpSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { SignatureV4 } from '@smithy/signature-v4'
-import { execa } from 'execa'
+import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { NodeSha256 } from '../../src/clients/eks-token.js'
 import type { AuditEntry } from '../../src/engine/audit.js'
-import { makeTempDir, removeTempDir } from '../harness/tmp.js'
-import { REPO, runCli, type CliResult } from '../helpers/cli.js'
-import { awsProject, type AwsProject } from './aws-project.js'
+import { explain, modulesOnMoto, type DeployReport as Report, type ModulesOnMoto } from './modules-on-moto.js'
 
 const aws = inject('aws')
-const STEPS = ['state-backend', 'terraform.tfvars', 'terraform.init', 'terraform.plan', 'terraform.apply'].flatMap((s) => ['--only', s])
 const KEY = 'infrastructure/terraform.tfstate'
 
-interface Report {
-  result: string
-  steps: { id: string; outcome: string; detail?: string }[]
-}
-
-let p: AwsProject
-let dir: string
-let s3: S3Client
-const seconds: Record<string, number> = {}
-
-const explain = (r: CliResult): string =>
-  `exit ${r.code} signal ${r.signal}\n--- stdout ---\n${r.stdout.slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-4000)}`
-async function cli(label: string, args: string[], extra: Record<string, string> = {}): Promise<CliResult> {
-  const t0 = Date.now()
-  // Each terraform command loads the 200 MB AWS provider (~10 s of CPU); on 2 busy cores a deploy took 281 s.
-  const r = await runCli(args, { ...p.cliEnv, ...extra }, { timeoutMs: 480_000 })
-  seconds[label] = (Date.now() - t0) / 1000
-  return r
-}
-const deploy = (label: string, extra: Record<string, string> = {}) => cli(label, ['deploy', '--env', 'sandbox', ...STEPS, '--yes', '--json'], extra)
-
-/** A JSON-protocol AWS call, SigV4-signed (the project has no KMS SDK client). */
-async function awsJson<T>(service: string, target: string, body: Record<string, unknown>): Promise<T> {
-  const url = new URL(aws!.endpoint)
-  const text = JSON.stringify(body)
-  const signer = new SignatureV4({ service, region: 'us-east-1', credentials: p.sdk.credentials, sha256: NodeSha256 })
-  const req = await signer.sign({
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: '/',
-    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
-    body: text,
-  })
-  const res = await fetch(url, { method: 'POST', headers: req.headers, body: text })
-  expect(res.status, await res.clone().text()).toBe(200)
-  return (await res.json()) as T
-}
+let m: ModulesOnMoto
+const deploy = (label: string, extra: Record<string, string> = {}) => m.deploy(label, extra)
 
 async function terraformLock(): Promise<string | undefined> {
   try {
-    return await (await s3.send(new GetObjectCommand({ Bucket: p.stateBucket, Key: `${KEY}.tflock` }))).Body!.transformToString()
+    return await (await m.s3.send(new GetObjectCommand({ Bucket: m.p.stateBucket, Key: `${KEY}.tflock` }))).Body!.transformToString()
   } catch {
     return undefined
   }
 }
 
 const stateResources = async (): Promise<string[]> => {
-  const body = await (await s3.send(new GetObjectCommand({ Bucket: p.stateBucket, Key: KEY }))).Body!.transformToString()
+  const body = await (await m.s3.send(new GetObjectCommand({ Bucket: m.p.stateBucket, Key: KEY }))).Body!.transformToString()
   return (JSON.parse(body) as { resources: { module?: string; type: string; name: string }[] }).resources.map((r) =>
     [r.module, `${r.type}.${r.name}`].filter(Boolean).join('.'),
   )
 }
 
 describe.skipIf(!aws)('SIGKILL during terraform apply (real modules on moto)', () => {
+  // slow_resources: the fixture's two waiting resources, where the fault injection kills
   beforeAll(async () => {
-    dir = makeTempDir('terraform-kill-apply')
-    cpSync(join(REPO, 'terraform', 'modules'), join(dir, 'terraform', 'modules'), { recursive: true })
-    cpSync(join(REPO, 'test', 'fixtures', 'terraform-kill-apply'), join(dir, 'test', 'fixtures', 'terraform-kill-apply'), { recursive: true })
-    p = await awsProject({
-      endpoint: aws!.endpoint,
-      environment: { terraformDir: join(dir, 'test', 'fixtures', 'terraform-kill-apply') },
-      runtime: { terraformVars: { aws_endpoint: aws!.endpoint } },
-    })
-    p.cliEnv.TF_CLI_CONFIG_FILE = join(dir, 'terraformrc')
-    await execa('bash', [join(REPO, 'scripts', 'terraform-cli-config.sh')], { env: { TF_CLI_CONFIG_FILE: p.cliEnv.TF_CLI_CONFIG_FILE } })
-    s3 = new S3Client(p.sdk)
+    m = await modulesOnMoto('terraform-kill-apply', aws!, { slow_resources: true })
   }, 120_000)
 
-  afterAll(() => {
-    process.stderr.write(
-      `[terraform-kill-apply] ${Object.entries(seconds)
-        .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
-        .join(', ')}\n`,
-    )
-    s3?.destroy()
-    p?.cleanup()
-    if (dir) removeTempDir(dir)
-  })
+  afterAll(() => m?.stop())
 
   it('the kill leaves both locks and partial state; state unlock clears them; the resume applies the rest, nothing twice', { timeout: 1_500_000 }, async () => {
     // Given: a deploy killed inside terraform apply, after terraform persisted partial state.
@@ -129,7 +68,7 @@ describe.skipIf(!aws)('SIGKILL during terraform apply (real modules on moto)', (
     })
 
     // state unlock removes the CLI's lock and Terraform's (the apply that took it is provably dead).
-    const unlock = await cli('state unlock', ['state', 'unlock', '--env', 'sandbox', '--json'])
+    const unlock = await m.cli('state unlock', ['state', 'unlock', '--env', 'sandbox', '--json'])
     expect(unlock.code, explain(unlock)).toBe(0)
     const u = JSON.parse(unlock.stdout) as { removed: unknown; terraformLock: { removed: boolean; reason: string } | null }
     expect(u.removed).not.toBeNull()
@@ -144,15 +83,15 @@ describe.skipIf(!aws)('SIGKILL during terraform apply (real modules on moto)', (
     expect(resumed.stderr + resumed.stdout).not.toMatch(/AlreadyExists/)
 
     // Then: everything exists once. A KMS key has no name: a second apply of its create would make a second key.
-    const keys = await awsJson<{ Keys: { KeyId: string }[] }>('kms', 'TrentService.ListKeys', {})
+    const keys = await m.awsJson<{ Keys: { KeyId: string }[] }>('kms', 'TrentService.ListKeys', {})
     expect(keys.Keys).toHaveLength(1)
-    const groups = await awsJson<{ logGroups: { logGroupName: string }[] }>('logs', 'Logs_20140328.DescribeLogGroups', {
+    const groups = await m.awsJson<{ logGroups: { logGroupName: string }[] }>('logs', 'Logs_20140328.DescribeLogGroups', {
       logGroupNamePrefix: '/autolytiq/sandbox/',
     })
     expect(groups.logGroups.length).toBeGreaterThanOrEqual(11)
     expect(await stateResources()).toContain('terraform_data.slow_b')
     // the audit log says who removed Terraform's lock and why
-    const audit = readFileSync(join(p.home, 'state', 'sandbox.audit.jsonl'), 'utf8')
+    const audit = readFileSync(join(m.p.home, 'state', 'sandbox.audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as AuditEntry)
