@@ -31,6 +31,29 @@ npm run typecheck
 say "terraform fmt"
 terraform fmt -check -recursive terraform
 
-say "tests"
-npx vitest run "$@"
+if [ "$#" -gt 0 ]; then
+  say "tests: $*"
+  npx vitest run "$@"
+  say "all tests passed"
+  exit 0
+fi
+
+# Two vitest processes side by side (vitest.config.ts says why two processes, not two workers): the
+# `isolated` files (each starts its own sandbox, or needs only moto and terraform) beside the unit
+# and shared-harness files. Each line of the isolated run is prefixed so the interleaved log reads;
+# a failure in either fails the run, and both always finish so every failure is reported.
+say "tests (two processes: unit+integration | isolated)"
+npx vitest run --project isolated > >(sed -u 's/^/[isolated] /') 2>&1 &
+isolated=$!
+trap 'kill "$isolated" 2>/dev/null || true' EXIT
+set +e
+npx vitest run --project unit --project integration
+shared_rc=$?
+wait "$isolated"
+isolated_rc=$?
+set -e
+if [ "$shared_rc" -ne 0 ] || [ "$isolated_rc" -ne 0 ]; then
+  say "tests failed (unit+integration exit $shared_rc, isolated exit $isolated_rc)"
+  exit 1
+fi
 say "all tests passed"

@@ -108,9 +108,14 @@ async function timed<T>(name: string, timings: string[], start: () => Promise<T>
   return value
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export default function setup(project: TestProject): Promise<() => Promise<void>> {
   const skip = skipped()
   if (skip.size) log(`skipping ${[...skip].join(', ')} (AUTOLYTIQ_HARNESS_SKIP; local iteration only)`)
+  return startHarness(project, skip)
+}
+
+/** Starts every component not in `skip` (global-setup-moto.ts starts moto alone for the isolated project). */
+export async function startHarness(project: TestProject, skip: Set<Component>): Promise<() => Promise<void>> {
   const t0 = Date.now()
   const timings: string[] = []
   const stops: (() => Promise<void>)[] = []
