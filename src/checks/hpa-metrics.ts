@@ -8,12 +8,18 @@ import type * as k8s from '@kubernetes/client-node'
  * scrape; environments can set `hpaMetricsGraceSeconds`.
  */
 export const HPA_METRICS_GRACE_SECONDS = 180
+/** kube-controller-manager's --horizontal-pod-autoscaler-sync-period default. */
+export const HPA_SYNC_SECONDS = 15
 
 /** One HPA's metrics, as `autolytiq verify` and the deploy's verify.all both judge them. */
 export type HpaMetricsVerdict =
   | { hpa: string; verdict: 'reading' }
-  /** No metrics yet, within the grace after the HPA was created: the first reading is due by `dueAt`. */
-  | { hpa: string; verdict: 'not-yet'; ageSeconds: number; dueAt: string; why: string }
+  /**
+   * No metrics yet, within the grace after the HPA was created: the first reading is due by `dueAt`.
+   * `scalingDisabled`: its target was at zero replicas at the controller's last sync (a database
+   * rollback scales services to zero); the controller resumes at its next sync.
+   */
+  | { hpa: string; verdict: 'not-yet'; ageSeconds: number; dueAt: string; why: string; scalingDisabled?: boolean }
   /** No metrics past the grace: the HPA cannot scale. `noMetricsApi`: metrics-server is missing. */
   | { hpa: string; verdict: 'broken'; ageSeconds: number; why: string; noMetricsApi: boolean }
 
@@ -30,12 +36,27 @@ export function judgeHpaMetrics(hpa: k8s.V2HorizontalPodAutoscaler, now: number,
   const created = hpa.metadata?.creationTimestamp ? new Date(hpa.metadata.creationTimestamp).getTime() : now
   const ageSeconds = Math.max(0, Math.round((now - created) / 1000))
   const why = active?.status === 'False' && active.message ? active.message : 'no current metrics'
+  // kube-controller-manager's HPA controller (horizontal.go) disables scaling while the target has
+  // zero replicas and says so until its next sync (every 15 s) after the target is scaled up again.
+  if (active?.status === 'False' && active.reason === 'ScalingDisabled') {
+    const since = active.lastTransitionTime ? new Date(active.lastTransitionTime).getTime() : now
+    return {
+      hpa: name,
+      verdict: 'not-yet',
+      ageSeconds,
+      dueAt: new Date(Math.max(since, now) + HPA_SYNC_SECONDS * 2 * 1000).toISOString(),
+      why,
+      scalingDisabled: true,
+    }
+  }
   if (ageSeconds < graceSeconds) return { hpa: name, verdict: 'not-yet', ageSeconds, dueAt: new Date(created + graceSeconds * 1000).toISOString(), why }
   return { hpa: name, verdict: 'broken', ageSeconds, why, noMetricsApi: /metrics\.k8s\.io|resource metrics API|metrics-server/.test(why) }
 }
 
 /** The check's wording for HPAs that do not read metrics (not yet, or broken). */
 export function describeHpaMetrics(v: Exclude<HpaMetricsVerdict, { verdict: 'reading' }>): string {
+  if (v.verdict === 'not-yet' && v.scalingDisabled)
+    return `${v.hpa}: scaling disabled while its target had zero replicas (the HPA controller resumes at its next sync, by ${v.dueAt.slice(11, 19)} UTC)`
   if (v.verdict === 'not-yet') return `${v.hpa}: no metrics yet (created ${v.ageSeconds} s ago; the first reading is due by ${v.dueAt.slice(11, 19)} UTC)`
   return `${v.hpa}: no metrics ${formatAge(v.ageSeconds)} after it was created (${v.why})`
 }

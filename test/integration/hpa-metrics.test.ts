@@ -6,7 +6,16 @@
  * "no metrics API" until a metrics-server Deployment is available, then current metrics.
  */
 import { randomBytes } from 'node:crypto'
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, KubeConfig, type V1Deployment, type V2HorizontalPodAutoscaler } from '@kubernetes/client-node'
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { watchUntil } from '../harness/kube-wait.js'
 import type { CheckReport } from '../../src/checks/run.js'
@@ -21,6 +30,7 @@ const id = randomBytes(3).toString('hex')
 const SERVICE = 'deal-service' // the catalog's: replicas 3-10, so it must have an HPA
 
 let kc: KubeConfig
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
 const namespaces: string[] = []
 const autoscalers: { stop(): void }[] = []
 const contexts: TestContext[] = []
@@ -175,5 +185,41 @@ describe.skipIf(!kube)('HPA metrics: one verdict for deploy and verify', () => {
     expect(verdicts(deploy)).toEqual([`${SERVICE}: broken`])
     expect(verdicts(verify)).toEqual(verdicts(deploy))
     expect(verify.status).toBe(deploy.status)
+  })
+
+  it('a target scaled to zero stays at zero (ScalingDisabled, as kube-controller-manager does); scaled up, the HPA reads metrics again', async () => {
+    const ns = await scaffold('zero')
+    await installMetricsServer(ns)
+    await watchUntil<V2HorizontalPodAutoscaler>(
+      kc,
+      `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`,
+      (h) => h.status?.conditions?.some((c) => c.type === 'ScalingActive' && c.reason === 'ValidMetricFound') ?? false,
+      { timeoutMs: 30_000, what: 'the HPA reading metrics' },
+    )
+    const apps = kc.makeApiClient(AppsV1Api)
+    // What rollback.db.scale-down does: replicas 0 while the restore runs.
+    await apps.patchNamespacedDeploymentScale({ name: SERVICE, namespace: ns, body: { spec: { replicas: 0 } } }, mergePatch)
+    await watchUntil<V2HorizontalPodAutoscaler>(
+      kc,
+      `/apis/autoscaling/v2/namespaces/${ns}/horizontalpodautoscalers`,
+      (h) => h.status?.conditions?.some((c) => c.type === 'ScalingActive' && c.reason === 'ScalingDisabled') ?? false,
+      { timeoutMs: 30_000, what: 'ScalingDisabled' },
+    )
+    // Several autoscaler rounds (500 ms here) later the Deployment is still at zero (the old stand-in put it back to 3).
+    await new Promise((r) => setTimeout(r, 2_000))
+    expect((await apps.readNamespacedDeployment({ name: SERVICE, namespace: ns })).spec?.replicas).toBe(0)
+    const t = await contextFor(ns, 0)
+    const disabled = await verifyHpa(t)
+    expect(verdicts(disabled)).toEqual([`${SERVICE}: not-yet`])
+    expect(disabled.detail).toMatch(
+      new RegExp(
+        `^${SERVICE}: scaling disabled while its target had zero replicas \\(the HPA controller resumes at its next sync, by \\d\\d:\\d\\d:\\d\\d UTC\\)$`,
+      ),
+    )
+
+    // What rollback.db.scale-up does; the deploy's verify.all waits the HPA's next sync out.
+    await apps.patchNamespacedDeploymentScale({ name: SERVICE, namespace: ns, body: { spec: { replicas: 3 } } }, mergePatch)
+    const deploy = await deployHpa(t)
+    expect(verdicts(deploy)).toEqual([`${SERVICE}: reading`])
   })
 })

@@ -81,6 +81,45 @@ export async function startAutoscaler(
     const min = hpa.spec?.minReplicas ?? 1
     const max = hpa.spec?.maxReplicas ?? min
     const replicas = deployment.spec?.replicas ?? 1
+    if (replicas === 0 && min !== 0) {
+      // As the real controller (kubernetes pkg/controller/podautoscaler/horizontal.go): a target
+      // scaled to zero is left at zero, with ScalingActive False / ScalingDisabled. Scaling it back
+      // to minReplicas would undo a database rollback's scale-down while the restore runs.
+      const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')
+      if (active?.reason === 'ScalingDisabled') return
+      const t = new Date()
+      await hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
+        {
+          name,
+          namespace,
+          body: {
+            status: {
+              currentReplicas: 0,
+              desiredReplicas: 0,
+              currentMetrics: null,
+              conditions: [
+                {
+                  type: 'AbleToScale',
+                  status: 'True',
+                  reason: 'SucceededGetScale',
+                  message: "the HPA controller was able to get the target's current scale",
+                  lastTransitionTime: t,
+                },
+                {
+                  type: 'ScalingActive',
+                  status: 'False',
+                  reason: 'ScalingDisabled',
+                  message: 'scaling is disabled since the replica count of the target is zero',
+                  lastTransitionTime: t,
+                },
+              ],
+            },
+          },
+        },
+        mergePatch,
+      )
+      return
+    }
     const desired = Math.min(max, Math.max(min, replicas))
     if (desired !== replicas) {
       await apps.patchNamespacedDeploymentScale({ name: target.name, namespace, body: { spec: { replicas: desired } } }, mergePatch)
