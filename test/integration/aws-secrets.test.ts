@@ -75,6 +75,35 @@ describe.skipIf(!aws)('secrets.expected against moto', () => {
     expect(await secretJson(sm, 'autolytiq/sandbox/resend')).toEqual({ api_key: 'REPLACE_ME' })
   })
 
+  it("a sandbox's third-party values come from its sandboxSecrets in autolytiq.yaml (a variable still wins); an unknown field there is refused", async () => {
+    const configured = {
+      smtp: { host: 'smtp.sandbox.test', port: '587', username: 'sandbox-mailer', password: 'configured-smtp-pw', from: 'noreply@sandbox.test' },
+      resend: { api_key: 're_configured_sandbox' },
+      'external-apis': { sentry_dsn: 'https://k@sentry.sandbox.test/1' },
+    }
+    p = await awsProject({ endpoint, environment: { sandboxSecrets: configured } })
+    const sm = new SecretsManagerClient(p.sdk)
+    await seedSecrets(sm, 'sandbox')
+    const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'secrets.expected', '--yes', '--json'], {
+      ...p.cliEnv,
+      AUTOLYTIQ_SECRET_RESEND_API_KEY: RESEND_KEY,
+    })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(await secretJson(sm, 'autolytiq/sandbox/smtp')).toEqual(configured.smtp)
+    expect(await secretJson(sm, 'autolytiq/sandbox/resend')).toEqual({ api_key: RESEND_KEY })
+    // optional fields nobody configured keep what terraform wrote
+    expect(await secretJson(sm, 'autolytiq/sandbox/external-apis')).toMatchObject({ sentry_dsn: configured['external-apis'].sentry_dsn, datadog_api_key: '' })
+    expect(r.stdout + r.stderr).not.toContain('configured-smtp-pw')
+
+    p.cleanup()
+    p = await awsProject({ endpoint, environment: { sandboxSecrets: { jwt: { secret: 'not-a-third-party-value' } } } })
+    const refused = await runCli(['deploy', '--env', 'sandbox', '--only', 'secrets.expected', '--yes', '--json'], p.cliEnv)
+    expect(refused.code, refused.stdout).toBe(2)
+    expect(JSON.parse(refused.stdout).error.message).toBe(
+      'sandboxSecrets of sandbox in autolytiq.yaml names jwt.secret, not a field of a third-party secret; nothing was changed',
+    )
+  })
+
   it('fills the placeholders from environment variables, never showing a value; the re-run changes nothing', async () => {
     p = await awsProject({ endpoint })
     const sm = new SecretsManagerClient(p.sdk)

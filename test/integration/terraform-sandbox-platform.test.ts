@@ -12,14 +12,14 @@
  */
 import { cpSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { CreateReplicationGroupCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache'
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
-import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lookupVia, pgStreamVia } from '../../src/clients/lookup.js'
 import { startRdsDataPlane, type RdsDataPlane } from '../../src/sandbox/controllers/rds-data-plane.js'
+import { seedRedisGroup } from '../../src/sandbox/seed.js'
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
 import { startMoto, type Moto } from '../harness/moto.js'
 import { freePort } from '../harness/ports.js'
@@ -74,33 +74,8 @@ describe('the sandbox platform on moto', () => {
       // what `sandbox up` writes into runtime.json for terraform.tfvars
       runtime: { terraformVars: { aws_endpoint: moto.endpoint, db_port: postgres.port, redis_port: redisPort } },
     })
-    // What `sandbox up` creates because moto cannot serve the module's replication group.
-    const ec = new ElastiCacheClient(p.sdk)
-    const sm = new SecretsManagerClient(p.sdk)
-    try {
-      const rg = await ec.send(
-        new CreateReplicationGroupCommand({
-          ReplicationGroupId: GROUP,
-          ReplicationGroupDescription: 'autolytiq sandbox Redis',
-          Engine: 'redis',
-          CacheNodeType: 'cache.t3.micro',
-          NumCacheClusters: 2,
-          Port: redisPort,
-          TransitEncryptionEnabled: true,
-          AuthToken: REDIS_TOKEN,
-        }),
-      )
-      primaryEndpoint = rg.ReplicationGroup!.NodeGroups![0]!.PrimaryEndpoint!.Address!
-      await sm.send(
-        new CreateSecretCommand({
-          Name: `sandbox/elasticache/${GROUP}`,
-          SecretString: JSON.stringify({ primary_endpoint: primaryEndpoint, auth_token: REDIS_TOKEN }),
-        }),
-      )
-    } finally {
-      ec.destroy()
-      sm.destroy()
-    }
+    // What `sandbox up` creates because moto cannot serve the module's replication group: its own code.
+    primaryEndpoint = (await seedRedisGroup({ aws: p.sdk, envName: 'sandbox', redis: { port: redisPort, password: REDIS_TOKEN } }, () => {})).redisEndpoints[0]!
   }, 120_000)
 
   afterAll(async () => {

@@ -7,8 +7,12 @@ import { runCli } from '../helpers/cli.js'
 import { REQUIRED_OUTPUTS } from '../../src/steps/terraform/outputs.js'
 import { awsProject, outcome, runInProcess, type AwsProject } from './aws-project.js'
 
-// Plan phase 2 with the real terraform binary: the sandbox configuration (terraform_data only) with
-// its state in a versioned moto bucket and locks in a moto DynamoDB table.
+// The CLI's phase-2 steps with the real terraform binary, on test/fixtures/terraform-outputs (the
+// sandbox's variables and outputs over terraform_data, so each apply takes seconds), with the state
+// in a versioned moto bucket and S3 lock files: first apply, no-change re-run, a change leaving a
+// rollback point, dry-run, missing binary, moved endpoint. The sandbox's own root
+// (terraform/environments/sandbox-platform, the platform module) is applied by
+// terraform-sandbox-platform.test.ts and as phase 2 of test/e2e/sandbox.test.ts.
 const aws = inject('aws')
 const endpoint = aws?.endpoint ?? ''
 const TERRAFORM = ['terraform.tfvars', 'terraform.init', 'terraform.plan', 'terraform.apply', 'terraform.outputs']
