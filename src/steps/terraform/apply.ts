@@ -1,11 +1,11 @@
 import { hostname, userInfo } from 'node:os'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { ExternalError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
 import { requireAccount } from '../aws/account.js'
-import { isAwsError, httpStatus } from '../aws/util.js'
-import { describePlan, type PlanSummary } from './plan.js'
+import { stateVersion, type PlanBasis } from './basis.js'
+import { describePlan, forgetSavedPlan, type PlanSummary } from './plan.js'
 import { deadApplyReason, inFlightApply, IN_FLIGHT, lockHeld, readTerraformLock, type ApplyInFlight } from './lock.js'
 import { commandLine, planFile, sha256File, terraform } from './tf.js'
 
@@ -13,19 +13,6 @@ const params = z.object({}).strict()
 
 function savedPlan(ctx: Context): PlanSummary | undefined {
   return ctx.state.outputs('terraform.plan') as PlanSummary | undefined
-}
-
-/** The S3 version of the state object now: what `rollback infra --state-version` restores. */
-export async function stateVersion(ctx: Context): Promise<string | undefined> {
-  const { HeadObjectCommand } = await import('@aws-sdk/client-s3')
-  const ts = ctx.env.terraformState
-  try {
-    const head = await (await ctx.clients.aws.s3()).send(new HeadObjectCommand({ Bucket: ts.bucket, Key: ts.key }))
-    return head.VersionId
-  } catch (err) {
-    if (httpStatus(err) === 404 || isAwsError(err, 'NotFound', 'NoSuchKey')) return undefined
-    throw err
-  }
 }
 
 /**
@@ -118,8 +105,15 @@ export const terraformApply: Step<z.infer<typeof params>> = {
         throw new UserError('the saved plan is stale: the state changed since it was made (another apply, or an interrupted one)', rePlan(ctx))
       throw err
     }
-    rmSync(file, { force: true })
-    return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId: await stateVersion(ctx), [IN_FLIGHT]: null }
+    forgetSavedPlan(ctx)
+    const stateVersionId = await stateVersion(ctx)
+    // The state this apply left and the inputs its plan was made from: while both stay as they are,
+    // a deploy resumed later (killed, or stopped at the checklist) need not plan again (./basis.ts).
+    const converged: PlanBasis | null =
+      stateVersionId && plan.basis ? { stateVersionId, inputsDigest: plan.basis.inputsDigest, runId: ctx.runId } : null
+    return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId, converged, [IN_FLIGHT]: null }
   },
   summary: (out) => (out && typeof out.summary === 'string' ? `applied: ${out.summary}` : undefined),
 }
+
+export { stateVersion } from './basis.js'
