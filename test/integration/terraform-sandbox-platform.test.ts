@@ -36,8 +36,9 @@ const REDIS_TOKEN = 'sandboxRedisToken0123456789abcdef'
 
 interface Report {
   result: string
-  steps: { id: string; outcome: string; detail?: string }[]
+  steps: { id: string; outcome: string; detail?: string; durationMs?: number }[]
 }
+const durations = (r: Report): string => r.steps.map((s) => `${s.id} ${((s.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ')
 
 let moto: Moto
 let postgres: TestPostgres
@@ -86,7 +87,7 @@ describe('the sandbox platform on moto', () => {
 
   it('applies through the CLI, outputs the endpoints the sandbox serves, and plans nothing afterwards', { timeout: 900_000 }, async () => {
     const first = await deploy()
-    process.stderr.write(`[terraform-sandbox-platform] state-backend..terraform.outputs (init + plan + apply): ${first.seconds.toFixed(1)} s\n`)
+    process.stderr.write(`[terraform-sandbox-platform] state-backend..terraform.outputs (init + plan + apply): ${first.seconds.toFixed(1)} s (${durations(first.report)})\n`)
     expect(first.report.steps.find((s) => s.id === 'terraform.apply')?.outcome).toBe('changed')
 
     const rds = new RDSClient(p.sdk)
@@ -103,7 +104,7 @@ describe('the sandbox platform on moto', () => {
     // plan is empty. When it is not, terraform.plan's detail names each changing address, its action
     // and the attributes that change, e.g. "~ module.platform.module.database.aws_rds_cluster_instance.this[0] (performance_insights_kms_key_id)".
     const second = await deploy()
-    process.stderr.write(`[terraform-sandbox-platform] second run: ${second.seconds.toFixed(1)} s\n`)
+    process.stderr.write(`[terraform-sandbox-platform] second run: ${second.seconds.toFixed(1)} s (${durations(second.report)})\n`)
     const planStep = second.report.steps.find((s) => s.id === 'terraform.plan')
     expect(planStep?.detail, `the second plan must be empty; terraform.plan said: ${planStep?.detail ?? JSON.stringify(second.report.steps)}`).toBe(
       'no changes',
