@@ -198,7 +198,11 @@ const configured = (ctx: Context, s: SecretState, field: string): string | undef
 async function valueFor(ctx: Context, s: SecretState, field: string): Promise<string> {
   const variable = envVarFor(s.name, field)
   const value = process.env[variable] ?? configured(ctx, s, field) ?? (await ctx.prompt.secret(`${s.id} ${field} (or set ${variable})`))
-  registerSecret(value)
+  // Credentials are masked wherever they would appear; hosts, ports, user names and senders stay
+  // readable, as when read back (secretState). Masking them corrupted the state: the sandbox's SMTP
+  // user is named autolytiq-sandbox like its Aurora cluster, and every state save after this step
+  // wrote the terraform output rds_cluster_id as "***" (verify: "RDS cluster *** not found").
+  if (CREDENTIAL_FIELD.test(field)) registerSecret(value)
   if (isPlaceholder(value)) throw new UserError(`the value given for ${s.id} ${field} is empty or a placeholder; nothing was changed`, `set ${variable}`)
   return value
 }
