@@ -119,8 +119,12 @@ describe.skipIf(!aws)('secrets.expected against moto', () => {
     expect(run.report.result, JSON.stringify(run.report.error)).toBe('succeeded')
     expect(await secretJson(sm, 'autolytiq/sandbox/smtp')).toEqual(configured.smtp)
     // what every later state save, log line and report goes through
-    expect(redact('rds_cluster_id autolytiq-sandbox, smtp.sandbox.test, noreply@sandbox.test')).toBe('rds_cluster_id autolytiq-sandbox, smtp.sandbox.test, noreply@sandbox.test')
-    expect(redact('configured-smtp-pw-2 re_configured_sandbox_2 https://k@sentry.sandbox.test/2')).not.toMatch(/configured-smtp-pw-2|re_configured_sandbox_2|sentry\.sandbox\.test\/2/)
+    expect(redact('rds_cluster_id autolytiq-sandbox, smtp.sandbox.test, noreply@sandbox.test')).toBe(
+      'rds_cluster_id autolytiq-sandbox, smtp.sandbox.test, noreply@sandbox.test',
+    )
+    expect(redact('configured-smtp-pw-2 re_configured_sandbox_2 https://k@sentry.sandbox.test/2')).not.toMatch(
+      /configured-smtp-pw-2|re_configured_sandbox_2|sentry\.sandbox\.test\/2/,
+    )
   })
 
   it('fills the placeholders from environment variables, never showing a value; the re-run changes nothing', async () => {

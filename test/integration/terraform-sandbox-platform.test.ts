@@ -87,7 +87,9 @@ describe('the sandbox platform on moto', () => {
 
   it('applies through the CLI, outputs the endpoints the sandbox serves, and plans nothing afterwards', { timeout: 900_000 }, async () => {
     const first = await deploy()
-    process.stderr.write(`[terraform-sandbox-platform] state-backend..terraform.outputs (init + plan + apply): ${first.seconds.toFixed(1)} s (${durations(first.report)})\n`)
+    process.stderr.write(
+      `[terraform-sandbox-platform] state-backend..terraform.outputs (init + plan + apply): ${first.seconds.toFixed(1)} s (${durations(first.report)})\n`,
+    )
     expect(first.report.steps.find((s) => s.id === 'terraform.apply')?.outcome).toBe('changed')
 
     const rds = new RDSClient(p.sdk)

@@ -104,7 +104,11 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     p = await awsProject({ endpoint })
     expect((await runInProcess(p, ['state-backend'])).report.result).toBe('succeeded')
     const deploy = (kill?: string): ReturnType<typeof runCli> =>
-      runCli(['deploy', '--env', 'sandbox', ...only, '--yes', '--json'], { ...p.cliEnv, ...(kill ? { AUTOLYTIQ_FAULT_KILL: kill } : {}) }, { timeoutMs: 240_000 })
+      runCli(
+        ['deploy', '--env', 'sandbox', ...only, '--yes', '--json'],
+        { ...p.cliEnv, ...(kill ? { AUTOLYTIQ_FAULT_KILL: kill } : {}) },
+        { timeoutMs: 240_000 },
+      )
     const killedIn = async (step: string): Promise<string> => {
       const r = await deploy(step)
       expect(r.signal, r.stdout + r.stderr).toBe('SIGKILL')
@@ -122,7 +126,9 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     // run applies that plan, not a new one
     const planned = await killedIn('terraform.plan')
     expect(readState(p).outputs['terraform.plan']).toBeUndefined()
-    const meta = JSON.parse(readFileSync(join(p.home, 'work', 'sandbox', 'terraform.tfplan.json'), 'utf8')) as { basis: { runId: string; stateVersionId: string } }
+    const meta = JSON.parse(readFileSync(join(p.home, 'work', 'sandbox', 'terraform.tfplan.json'), 'utf8')) as {
+      basis: { runId: string; stateVersionId: string }
+    }
     expect(meta.basis).toMatchObject({ runId: planned, stateVersionId: '(no state yet)' })
     const applied = await killedIn('terraform.outputs')
     expect(planBasisRun()).toBe(planned)
@@ -133,7 +139,9 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     await killedIn('terraform.outputs')
     // nor does terraform.init start the provider again for `terraform validate`
     expect(steps()['terraform.init']?.detail).toMatch(/; validated earlier in this deploy \(run \S+\), nothing installed changed since$/)
-    expect(steps()['terraform.plan']?.detail).toMatch(new RegExp(`^applied earlier in this deploy \\(run ${applied}\\); state version and inputs unchanged since`))
+    expect(steps()['terraform.plan']?.detail).toMatch(
+      new RegExp(`^applied earlier in this deploy \\(run ${applied}\\); state version and inputs unchanged since`),
+    )
 
     // a new state version (any write: another apply, state rm, rollback infra) makes it plan
     await new S3Client(p.sdk).send(
