@@ -61,9 +61,9 @@ async function validate(ctx: Context): Promise<{ valid: boolean; problems: strin
 }
 
 /**
- * What a passing `terraform validate` saw: the plan inputs (configuration, modules, provider lock,
- * tfvars: ./basis.ts) and the providers installed in TF_DATA_DIR (paths, link targets, sizes,
- * times). Undefined when it cannot be told.
+ * What terraform init installed, or a passing `terraform validate` saw: the plan inputs
+ * (configuration, modules, provider lock, tfvars: ./basis.ts) and the providers and modules in
+ * TF_DATA_DIR (paths, link targets, sizes, times). Undefined when it cannot be told.
  */
 function installedDigest(ctx: Context): string | undefined {
   const inputs = inputsDigest(ctx)
@@ -87,21 +87,23 @@ function installedDigest(ctx: Context): string | undefined {
   return h.digest('hex')
 }
 
-interface Validated {
+/** Proof that init is complete for exactly what is installed now: `terraform init` succeeded, or validate passed. */
+interface Installed {
   digest: string
   runId: string
+  by: 'terraform init' | 'terraform validate'
 }
 
-/** `terraform validate` passed earlier in this deploy on exactly what is installed now. */
-function validatedBefore(ctx: Context): Validated | undefined {
-  const v = ctx.state.outputs('terraform.init')?.validated as Validated | undefined
+/** Init was proved complete earlier in this deploy and nothing it installed or read changed since. */
+function installedBefore(ctx: Context): Installed | undefined {
+  const v = ctx.state.outputs('terraform.init')?.installed as Installed | undefined
   if (!v?.digest || !v.runId || !sameDeploy(ctx, v.runId)) return undefined
   return installedDigest(ctx) === v.digest ? v : undefined
 }
 
-const validatedNow = (ctx: Context): Validated | null => {
+const installedNow = (ctx: Context, by: Installed['by']): Installed | null => {
   const digest = installedDigest(ctx)
-  return digest ? { digest, runId: ctx.runId } : null
+  return digest ? { digest, runId: ctx.runId, by } : null
 }
 
 /** Plan 2.1: `terraform init` against the S3 backend of autolytiq.yaml, in a per-environment data dir. */
@@ -114,7 +116,7 @@ export const terraformInit: Step<z.infer<typeof params>> = {
   params,
   timeoutMs: 15 * 60_000,
   async plan(ctx) {
-    return [commandLine(ctx, initArgs(ctx)), commandLine(ctx, ['validate', '-json'])]
+    return [commandLine(ctx, initArgs(ctx))]
   },
   async check(ctx) {
     if (!existsSync(configDir(ctx)))
@@ -123,13 +125,14 @@ export const terraformInit: Step<z.infer<typeof params>> = {
     if (drift === undefined) return { status: 'todo', detail: 'not initialised yet' }
     if (drift.length) return { status: 'drift', detail: `backend changed: ${drift.join('; ')}` }
     const backend = `backend s3://${ctx.env.terraformState.bucket}/${ctx.env.terraformState.key}`
-    // A resumed deploy does not start the provider again (validate loads its schema: seconds) when
-    // nothing validate read has changed since it passed in this deploy.
-    const before = validatedBefore(ctx)
-    if (before) return { status: 'done', detail: `${backend}; validated earlier in this deploy (run ${before.runId}), nothing installed changed since` }
+    // A resumed deploy does not start the provider (validate loads its whole schema: 5-25 s on two
+    // cores) when init was proved complete in this deploy and nothing it installed or read changed.
+    const before = installedBefore(ctx)
+    if (before)
+      return { status: 'done', detail: `${backend}; ${before.by} succeeded earlier in this deploy (run ${before.runId}), nothing installed changed since` }
     const v = await validate(ctx)
     if (!v.valid) return { status: 'todo', detail: `terraform validate: ${v.problems.join('; ') || 'not valid'}` }
-    return { status: 'done', detail: backend, outputs: { dataDir: dataDir(ctx), validated: validatedNow(ctx) } }
+    return { status: 'done', detail: backend, outputs: { dataDir: dataDir(ctx), installed: installedNow(ctx, 'terraform validate') } }
   },
   async run(ctx) {
     try {
@@ -143,13 +146,8 @@ export const terraformInit: Step<z.infer<typeof params>> = {
         )
       throw err
     }
-    // validated here rather than in verify(), so that what passed is recorded with the outputs
-    const v = await validate(ctx)
-    if (!v.valid)
-      throw new StepFailedError(
-        `terraform init finished but the configuration does not validate: ${v.problems.join('; ')}`,
-        `fix ${ctx.env.terraformDir} (\`terraform -chdir=${ctx.env.terraformDir} validate\`), then re-run`,
-      )
-    return { dataDir: dataDir(ctx), validated: validatedNow(ctx) }
+    // No `terraform validate` after it: init succeeding means modules and providers are installed,
+    // and terraform.plan, next, validates the configuration anyway (one provider start fewer).
+    return { dataDir: dataDir(ctx), installed: installedNow(ctx, 'terraform init') }
   },
 }
