@@ -160,7 +160,7 @@ export function forgetSavedPlan(ctx: Context): void {
   rmSync(planMetaFile(ctx), { force: true })
 }
 
-async function makePlan(ctx: Context): Promise<PlanSummary> {
+export async function makePlan(ctx: Context): Promise<PlanSummary> {
   const tfvars = requireTfvars(ctx)
   const file = planFile(ctx)
   // read before terraform reads the state: if the state changes during the plan, the basis no longer holds
