@@ -32,7 +32,7 @@ try {
   cpSync(join(repo, 'runbooks'), join(root, 'runbooks'), { recursive: true })
   writeFileSync(
     join(root, 'autolytiq.yaml'),
-    `version: 1\nenvironments:\n  bench:\n    region: us-east-1\n    accountId: '123456789012'\n    domain: bench.autolytiq.test\n    apiDomain: api.bench.autolytiq.test\n    eksCluster: bench\n    namespace: bench\n    terraformDir: terraform/environments/sandbox\n    kustomizeOverlay: k8s/overlays/sandbox\n    drRegion: us-west-2\n    alertEmail: ops@bench.autolytiq.test\n    release: v1.0.0\n    terraformState: { bucket: b-state, lockTable: b-lock }\n`,
+    `version: 1\nenvironments:\n  bench:\n    region: us-east-1\n    accountId: '123456789012'\n    domain: bench.autolytiq.test\n    apiDomain: api.bench.autolytiq.test\n    eksCluster: bench\n    namespace: bench\n    terraformDir: terraform/environments/sandbox-platform\n    kustomizeOverlay: k8s/overlays/sandbox\n    drRegion: us-west-2\n    alertEmail: ops@bench.autolytiq.test\n    release: v1.0.0\n    terraformState: { bucket: b-state, lockTable: b-lock }\n`,
   )
   const env = { AUTOLYTIQ_ROOT: root, AUTOLYTIQ_HOME: join(root, '.autolytiq') }
   const node = time(process.execPath, ['-e', '0'], {})

@@ -133,7 +133,7 @@ try {
       apiDomain: 'api.bench.autolytiq.test',
       eksCluster: 'bench',
       namespace,
-      terraformDir: 'terraform/environments/sandbox',
+      terraformDir: 'terraform/environments/sandbox-platform',
       kustomizeOverlay: 'k8s/overlays/sandbox',
       drRegion: 'us-west-2',
       alertEmail: 'ops@bench.autolytiq.test',

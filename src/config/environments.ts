@@ -87,8 +87,15 @@ export const environmentSchema = z
     grafanaUrl: z.string().url().optional(),
     /** Name of the env var (or Secrets Manager secret) holding the Slack webhook. Never the URL itself. */
     slackWebhook: z.object({ env: z.string().optional(), secretId: z.string().optional() }).strict().optional(),
+    /**
+     * Sandbox only: the third-party values (smtp, resend, external-apis fields) secrets.expected
+     * puts where terraform/modules/secrets left REPLACE_ME, as a person would answer the prompts.
+     * Stand-in values for services that do not exist on loopback; never for a real environment.
+     */
+    sandboxSecrets: z.record(z.string(), z.record(z.string(), z.string().min(1))).optional(),
   })
   .strict()
+  .refine((e) => e.sandbox || !e.sandboxSecrets, { message: 'sandboxSecrets is for sandbox environments only (sandbox: true)', path: ['sandboxSecrets'] })
 
 export type Environment = z.output<typeof environmentSchema>
 

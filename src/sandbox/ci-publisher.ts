@@ -4,10 +4,10 @@ import type { AwsTestConfig } from './components/moto.js'
 
 /**
  * Plays CI for the sandbox (plan 4.4/4.5: CI builds and pushes the images; there is no Docker
- * engine here): as soon as the runbook's ecr.repositories step has created a catalog repository,
- * the release tag is pushed to it as a minimal image manifest (each tag once: the repositories'
- * tags are IMMUTABLE, as terraform/modules/ecr makes them). It never
- * creates a repository, so images.verify still depends on the runbook's own step.
+ * engine here): as soon as phase 2's terraform apply (terraform/modules/ecr) has created a catalog
+ * repository, the release tag is pushed to it as a minimal image manifest (each tag once: the
+ * repositories' tags are IMMUTABLE). It never creates a repository, so images.verify still depends
+ * on the runbook's own phase 2.
  */
 export function startCiPublisher(opts: { aws: AwsTestConfig; repositories: string[]; tags: string[]; log(m: string): void; intervalMs?: number }): {
   stop(): void

@@ -30,6 +30,8 @@ export interface SandboxRuntime {
   grafanaUrl: string
   /** The sandbox's CI publisher pushes the release's images shortly after a deploy starts. */
   imagesWaitSeconds: number
+  /** Terraform variables only the running sandbox knows: moto's endpoint, the ports of its PostgreSQL and Redis. */
+  terraformVars: { aws_endpoint: string; db_port: number; redis_port: number }
   sandbox: {
     version: 1
     supervisorPid: number
@@ -41,8 +43,8 @@ export interface SandboxRuntime {
     albHostname: string
     /** Where Alertmanager delivers notifications (GET it to read them). */
     alertWebhookUrl: string
-    /** The real PostgreSQL, and the Aurora endpoint (seeded) that resolves to it in the sandbox DNS. */
-    postgres: { host: string; port: number; database: string; endpoint?: string }
+    /** The real PostgreSQL; the Aurora cluster terraform creates listens on its port (its endpoint resolves to it in the sandbox DNS). */
+    postgres: { host: string; port: number; database: string }
     redis: { host: string; port: number }
     components: SandboxComponent[]
     /** Every child process (etcd, moto, postgres, stand-ins...): `down` makes sure all are gone. */

@@ -5,13 +5,14 @@
  * data in the sandbox's PostgreSQL. The HTTPS gateway only forwards to it while the service's
  * Kubernetes endpoints are ready, so what runs in the cluster still decides what is reachable.
  *
- * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL, JWT_SECRET,
+ * Environment: SERVICE_NAME, PORT, HEALTH_PATH, DEPENDS_ON (comma list), DATABASE_URL (optional), JWT_SECRET,
  * DNS_SERVERS (comma list: where the database host, an Aurora endpoint, resolves),
  * IMAGE_FILE (optional: the image the cluster runs for it, whose tag may ask for faults).
  *
- * A pod reads its environment when it starts: when the supervisor sees new pods of this service
- * start after the Kubernetes Secret changed (a database rollback), it sends `{ DATABASE_URL }`
- * over the IPC channel and the stand-in moves to that database (controllers/standin-env.ts).
+ * A pod reads its environment when it starts: when the supervisor sees the first pod of this
+ * service start, or new pods after the Kubernetes Secret changed (a database rollback), it sends
+ * `{ DATABASE_URL }` over the IPC channel and the stand-in moves to that database
+ * (controllers/standin-env.ts). Before that its health answers 503: there is no database yet.
  */
 import { createServer } from 'node:http'
 import { createStandinHandler } from './standin/app.js'
@@ -29,20 +30,23 @@ function required(name: string): string {
 
 const service = required('SERVICE_NAME')
 const port = Number(required('PORT'))
-const store = new Store(required('DATABASE_URL'), (process.env.DNS_SERVERS ?? '').split(',').filter(Boolean))
+// No DATABASE_URL until the service's pod starts: the supervisor sends it then (below).
+const store = new Store(process.env.DATABASE_URL || undefined, (process.env.DNS_SERVERS ?? '').split(',').filter(Boolean))
 
-// PostgreSQL is started before the stand-ins; a short retry covers it still accepting connections.
-const deadline = Date.now() + 30_000
-for (;;) {
-  try {
-    await store.migrate()
-    break
-  } catch (err) {
-    if (Date.now() > deadline) {
-      process.stderr.write(`standin ${service}: database not reachable: ${(err as Error).message}\n`)
-      process.exit(1)
+if (process.env.DATABASE_URL) {
+  // Started with a database: a short retry covers PostgreSQL still accepting connections.
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    try {
+      await store.migrateNow()
+      break
+    } catch (err) {
+      if (Date.now() > deadline) {
+        process.stderr.write(`standin ${service}: database not reachable: ${(err as Error).message}\n`)
+        process.exit(1)
+      }
+      await new Promise((r) => setTimeout(r, 250))
     }
-    await new Promise((r) => setTimeout(r, 250))
   }
 }
 

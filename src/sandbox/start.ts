@@ -38,7 +38,7 @@ import { ownedPrefix, startGateway, type Upstream } from './gateway.js'
 import { followDeploymentImages, imageFile } from './image-follower.js'
 import { startGrafanaStandin } from './grafana-standin.js'
 import { writeRuntime, type SandboxComponent, type SandboxRuntime } from './runtime.js'
-import { seedAws } from './seed.js'
+import { seedRedisGroup } from './seed.js'
 
 export interface SandboxOptions {
   root: string
@@ -108,7 +108,8 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     // --- the servers, in parallel ---
     const [moto, cluster, postgres, redis, alerting, eso] = await Promise.all([
       timed('moto (AWS APIs)', async () => {
-        const m = await startMoto()
+        // the AWS-managed IAM policies the platform module's EKS and backup roles attach
+        const m = await startMoto({ iamManagedPolicies: true })
         stops.push({ name: 'moto', stop: m.stop })
         components.push({ name: 'moto', port: m.port, url: m.endpoint })
         // autolytiq reaches moto through the Route 53 checking layer, so a change batch real
@@ -147,7 +148,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
           volumeBinding: true,
           containerLogs: standinLog,
         })
-        // what terraform's aws-ebs-csi-driver add-on registers (the sandbox's terraform creates nothing real)
+        // what the aws-ebs-csi-driver add-on registers on EKS (the sandbox's Terraform has eks_addons off: moto has no CreateAddon)
         await registerEbsCsiDriver(k.kubeConfig())
         stops.push({ name: 'node simulator', stop: sim.stop })
         return { kubeconfigPath: k.kubeconfigPath, kc: k.kubeConfig(), builtin: true }
@@ -179,18 +180,10 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const aws = awsConfigFor(moto.endpoint)
     const jwtSecret = randomBytes(32).toString('hex')
 
-    const { databaseEndpoint, redisEndpoints } = await timed('AWS resources terraform would create (EKS, Aurora, ElastiCache, secrets)', () =>
-      seedAws(
-        {
-          aws,
-          envName: o.envName,
-          clusterName: o.env.eksCluster,
-          postgres: { host: '127.0.0.1', port: postgres.port, user: postgres.user, password: postgres.password, database: postgres.database },
-          redis: { host: '127.0.0.1', port: redis.port, password: redis.password },
-          jwtSecret,
-        },
-        o.log,
-      ),
+    // Terraform (phase 2) creates the sandbox's AWS resources; only the ElastiCache group is made
+    // here, because moto cannot serve the module's (terraform reads it).
+    const { redisEndpoints } = await timed('ElastiCache group (moto gap: terraform reads it)', () =>
+      seedRedisGroup({ aws, envName: o.envName, redis: { port: redis.port, password: redis.password } }, o.log),
     )
 
     // --- DNS: Route 53 in moto, the ALB, and the Aurora endpoints the RDS data plane serves ---
@@ -210,10 +203,10 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         notAfter: new Date(Date.now() + 90 * DAY),
       }),
     )
-    // what the ExternalSecret gives the pods: the cluster endpoint, resolved by the sandbox DNS
-    const databaseUrl = `postgres://${postgres.user}:${encodeURIComponent(postgres.password)}@${databaseEndpoint}:${postgres.port}/${postgres.database}`
-
-    // --- the RDS data plane and the services side by side: a stand-in retries its database until the endpoint resolves ---
+    // --- the RDS data plane and the services side by side ---
+    // Neither waits for phase 2: the data plane serves the Aurora cluster once terraform made it
+    // and wrote its password; a stand-in gets its DATABASE_URL when its pod starts (envFrom the
+    // Secret the ExternalSecret composes from terraform's autolytiq/<env>/database).
     const upstreams: Upstream[] = []
     const procs: Proc[] = []
     for (const s of o.catalog.deployments) upstreams.push({ service: s.name, port: await freePort(), prefix: ownedPrefix(s) })
@@ -230,8 +223,6 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const dataPlaneStarted = timed('RDS data plane (Aurora endpoints -> PostgreSQL)', async () => {
       const dataPlane = await startRdsDataPlane({ aws, envName: o.envName, postgres, dns, log: o.log })
       stops.push({ name: 'rds data plane', stop: dataPlane.stop })
-      if (!dataPlane.address(`autolytiq-${o.envName}`))
-        throw new Error(`the Aurora cluster autolytiq-${o.envName} has no database in the sandbox (see the rds data plane lines above)`)
     })
     const standinsStarted = timed(`${upstreams.length} service stand-ins`, async () => {
       for (const u of upstreams) {
@@ -246,7 +237,6 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
             PORT: String(u.port),
             HEALTH_PATH: s.healthPath ?? '/health',
             DEPENDS_ON: s.dependsOn.join(','),
-            DATABASE_URL: databaseUrl,
             DNS_SERVERS: dns.server,
             JWT_SECRET: jwtSecret,
             IMAGE_FILE: imageFile(imagesDir, s.name),
@@ -257,13 +247,18 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         stops.push({ name: proc.name, stop: proc.stop })
         components.push({ name: proc.name, pid: proc.pid, port: u.port })
       }
+      // answering is enough: without a database (no pod yet) its health says 503
       await Promise.all(
         upstreams.map((u) =>
-          waitFor(`${u.service} stand-in`, async () => (await fetchWithTimeout(`http://127.0.0.1:${u.port}${o.catalog.get(u.service).healthPath}`)).ok, {
-            timeoutMs: 60_000,
-            intervalMs: 200,
-            procs: procs.filter((p) => p.name === `standin-${u.service}`),
-          }),
+          waitFor(
+            `${u.service} stand-in`,
+            async () => (await fetchWithTimeout(`http://127.0.0.1:${u.port}${o.catalog.get(u.service).healthPath}`)).status > 0,
+            {
+              timeoutMs: 60_000,
+              intervalMs: 200,
+              procs: procs.filter((p) => p.name === `standin-${u.service}`),
+            },
+          ),
         ),
       )
     })
@@ -327,7 +322,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       namespace: o.env.namespace,
       secret: APP_SECRET,
       key: 'DATABASE_URL',
-      initial: Object.fromEntries(upstreams.map((u) => [u.service, databaseUrl])),
+      initial: Object.fromEntries(upstreams.map((u) => [u.service, ''])),
       send: (service, env) => procs.find((p) => p.name === `standin-${service}`)?.send(env) ?? false,
       log: o.log,
     })
@@ -362,6 +357,11 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
       prometheusUrl: prometheus.url,
       alertmanagerUrl: alerting.am.url,
       grafanaUrl: grafana.url,
+      // what only the running sandbox knows, for terraform.tfvars: moto, and the ports the Aurora
+      // cluster and the Redis group must listen on (its PostgreSQL and Redis). The provider talks to
+      // moto itself: the platform module makes no Route 53 change the checking layer would judge,
+      // and its ~1,000 calls per plan stay off the supervisor's event loop.
+      terraformVars: { aws_endpoint: moto.motoEndpoint, db_port: postgres.port, redis_port: redis.port },
       sandbox: {
         version: 1,
         supervisorPid: process.pid,
@@ -371,7 +371,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
         namespace: o.env.namespace,
         albHostname: alb,
         alertWebhookUrl: alerting.sink.url,
-        postgres: { host: '127.0.0.1', port: postgres.port, database: postgres.database, endpoint: databaseEndpoint },
+        postgres: { host: '127.0.0.1', port: postgres.port, database: postgres.database },
         redis: { host: '127.0.0.1', port: redis.port },
         components,
         processes,

@@ -15,9 +15,10 @@ import { join } from 'node:path'
 import { ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm'
 import { ListHostedZonesCommand, Route53Client } from '@aws-sdk/client-route-53'
 import { AppsV1Api, BatchV1Api, KubeConfig } from '@kubernetes/client-node'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { answerChecklist } from '../helpers/checklist.js'
-import { runCli, tempHome, type CliResult } from '../helpers/cli.js'
+import { REPO, runCli, tempHome, type CliResult } from '../helpers/cli.js'
 
 interface StatusJson {
   steps: { id: string; phase: number; status: string; attempts: number }[]
@@ -35,7 +36,8 @@ const NAMESPACE = 'autolytiq-sandbox'
 const home = tempHome('autolytiq-kill-')
 // Nothing a newcomer would not have: the CLI finds the helm scripts/install-deps.sh cached itself,
 // and autolytiq.yaml says the sandbox's images come from CI (no AUTOLYTIQ_SKIP_BUILD, whatever the caller exports).
-const env = { AUTOLYTIQ_HOME: home.home, AUTOLYTIQ_SKIP_BUILD: undefined }
+// the Terraform CLI configuration setup writes (scripts/terraform-cli-config.sh), in this test's own file
+const env = { AUTOLYTIQ_HOME: home.home, AUTOLYTIQ_SKIP_BUILD: undefined, TF_CLI_CONFIG_FILE: join(home.home, 'terraformrc') }
 const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(args, { ...env, ...extra }, { timeoutMs: 900_000 })
 const explain = (r: CliResult): string =>
   `exit ${r.code} signal ${r.signal}\n--- stdout ---\n${r.stdout.slice(-4000)}\n--- stderr ---\n${r.stderr.slice(-6000)}`
@@ -63,6 +65,7 @@ const killed: { step: string; where: string; ms: number }[] = []
 
 describe('kill matrix', () => {
   beforeAll(async () => {
+    await execa('bash', [join(REPO, 'scripts', 'terraform-cli-config.sh')], { env: { TF_CLI_CONFIG_FILE: env.TF_CLI_CONFIG_FILE } })
     const up = await cli(['sandbox', 'up', '--json'])
     expect(up.code, explain(up)).toBe(0)
   }, 600_000)

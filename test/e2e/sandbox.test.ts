@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr'
 import { CreateDBClusterSnapshotCommand, DescribeDBClusterSnapshotsCommand, DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { answerChecklist } from '../helpers/checklist.js'
 import { BIN, REPO, runCli, tempHome, type CliResult } from '../helpers/cli.js'
@@ -32,6 +33,7 @@ interface StepResult {
   phase: number
   outcome: string
   detail?: string
+  durationMs?: number
 }
 interface DeployJson {
   ok: boolean
@@ -46,8 +48,10 @@ interface VerifyJson {
 
 const home = tempHome('autolytiq-e2e-')
 // Nothing a newcomer would not have: the CLI finds the helm scripts/install-deps.sh cached itself,
-// and autolytiq.yaml says the sandbox's images come from CI (no AUTOLYTIQ_SKIP_BUILD, whatever the caller exports).
-const env = { AUTOLYTIQ_HOME: home.home, AUTOLYTIQ_SKIP_BUILD: undefined }
+// autolytiq.yaml says the sandbox's images come from CI (no AUTOLYTIQ_SKIP_BUILD, whatever the caller
+// exports), and the Terraform CLI configuration is the one setup writes (scripts/terraform-cli-config.sh:
+// the machine's provider mirror, else the registry), here into this test's own file.
+const env = { AUTOLYTIQ_HOME: home.home, AUTOLYTIQ_SKIP_BUILD: undefined, TF_CLI_CONFIG_FILE: join(home.home, 'terraformrc') }
 const cli = (args: string[], timeoutMs = 600_000): Promise<CliResult> => runCli(args, env, { timeoutMs })
 const timings: Record<string, number> = {}
 const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -127,9 +131,10 @@ const udpFree = (port: number): Promise<boolean> =>
 const failing = (v: VerifyJson): string[] => v.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`)
 
 describe('sandbox end to end', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!existsSync(join(REPO, 'dist', 'sandbox', 'supervisor.js')))
       throw new Error('build the CLI first (npm run build): the test drives dist/ like an engineer would')
+    await execa('bash', [join(REPO, 'scripts', 'terraform-cli-config.sh')], { env: { TF_CLI_CONFIG_FILE: env.TF_CLI_CONFIG_FILE } })
   })
 
   afterAll(async () => {
@@ -172,6 +177,10 @@ describe('sandbox end to end', () => {
     expect(failed[0]?.detail).toMatch(/incomplete/)
     expect(d1.steps.filter((s) => s.phase < 8 && !['changed', 'checked', 'unchanged', 'skipped'].includes(s.outcome))).toEqual([])
     expect(new Set(d1.steps.filter((s) => s.outcome !== 'not run').map((s) => s.phase))).toEqual(new Set([1, 2, 3, 4, 5, 6, 7, 8]))
+    // phase 2 applied the platform module (terraform/environments/sandbox-platform) on moto
+    expect(d1.steps.find((s) => s.id === 'terraform.apply')?.outcome).toBe('changed')
+    for (const id of ['terraform.init', 'terraform.plan', 'terraform.apply'])
+      timings[id] = Math.round((d1.steps.find((s) => s.id === id)?.durationMs ?? 0) / 100) / 10
 
     // the on-call engineer answers the manual items in a terminal
     const answered = await timed('checklist answered', () => answerChecklist(env))
@@ -365,6 +374,7 @@ describe('sandbox end to end', () => {
 
   test('the database rollback rehearsed: snapshot, a bad change, `rollback database --latest`; the services read the restored data, verify green, the old cluster kept', async () => {
     const rt = runtime()
+    const rehearsalStarted = Date.now()
     const rds = new RDSClient({ endpoint: rt.awsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } })
     const kc = new KubeConfig()
     kc.loadFromFile(JSON.parse(readFileSync(join(home.home, 'sandbox', 'runtime.json'), 'utf8')).kubeconfig as string)
@@ -445,7 +455,11 @@ describe('sandbox end to end', () => {
         expect(Date.now() - rolledBack, 'Prometheus targets not all up again within 60 s').toBeLessThan(60_000)
         await new Promise((r) => setTimeout(r, 500))
       }
-      const v = await timed('verify (after the database rollback)', () => cli(['verify', '--env', 'sandbox', '--json']))
+      // Traffic is judged since this rehearsal began: the err20 drill's deliberate 500s a few minutes
+      // earlier are not the restored database's. (The default 5 min window used to hold the go-live
+      // load test's requests too, which diluted them; with the real platform apply the run is longer.)
+      const window = `${Math.ceil((Date.now() - rehearsalStarted) / 1000) + 5}s`
+      const v = await timed('verify (after the database rollback)', () => cli(['verify', '--env', 'sandbox', '--json', '--window', window]))
       expect(failing(json<VerifyJson>(v))).toEqual([])
       expect(v.code, explain(v)).toBe(0)
       // verify connected by the AWS names, resolved by the sandbox DNS: the restored Aurora endpoint, the ElastiCache endpoint

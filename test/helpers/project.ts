@@ -21,7 +21,7 @@ export function localEnvironment(overrides: Record<string, unknown> = {}): Recor
     apiDomain: 'api.local.autolytiq.test',
     eksCluster: 'autolytiq-local',
     namespace: 'autolytiq-local',
-    terraformDir: 'terraform/environments/sandbox',
+    terraformDir: 'terraform/environments/sandbox-platform',
     kustomizeOverlay: 'k8s/overlays/sandbox',
     drRegion: 'us-west-2',
     alertEmail: 'ops@local.autolytiq.test',

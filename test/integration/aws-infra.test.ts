@@ -6,7 +6,7 @@ import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks'
 import { parse, stringify } from 'yaml'
 import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest'
 import { REPO, runCli } from '../helpers/cli.js'
-import { seedAws } from '../../src/sandbox/seed.js'
+import { seedAws } from '../helpers/seed-aws.js'
 import { awsProject, describeCalls, outcome, runInProcess, type AwsProject, type SdkConfig } from './aws-project.js'
 
 // Plan 2.5 and 2.7 against moto (and the real control plane for the sandbox kubeconfig).
@@ -14,7 +14,7 @@ const aws = inject('aws')
 const kube = inject('kube')
 const endpoint = aws?.endpoint ?? ''
 
-/** What terraform creates in a real account, seeded through the AWS APIs by the code `sandbox up` uses. */
+/** What terraform creates in a real account (and the sandbox's Terraform on moto), seeded through the AWS APIs (test/helpers/seed-aws.ts). */
 async function seedInfrastructure(sdk: SdkConfig, name: string): Promise<void> {
   await seedAws(
     {

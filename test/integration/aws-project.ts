@@ -18,6 +18,9 @@ import { stepRegistry } from '../../src/steps/index.js'
 import type { AwsCall } from '../../src/clients/aws.js'
 import type { Context } from '../../src/engine/types.js'
 
+/** test/fixtures/terraform-outputs: the sandbox's variables and outputs over terraform_data only. */
+export const TERRAFORM_OUTPUTS_FIXTURE = join(REPO, 'test', 'fixtures', 'terraform-outputs')
+
 export interface MotoAccount {
   accountId: string
   accessKeyId: string
@@ -92,7 +95,8 @@ export async function awsProject(opts: {
         apiDomain,
         eksCluster: `autolytiq-${envName}`,
         namespace: `autolytiq-${envName}`,
-        terraformDir: join(REPO, 'terraform', 'environments', 'sandbox'),
+        // the terraform steps' mechanics without the platform apply (the sandbox applies terraform/environments/sandbox-platform)
+        terraformDir: TERRAFORM_OUTPUTS_FIXTURE,
         terraformState: { bucket: stateBucket, lockTable },
         ...opts.environment,
       }),

@@ -2,9 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   DeleteLifecyclePolicyCommand,
-  DescribeRepositoriesCommand,
   ECRClient,
-  GetLifecyclePolicyCommand,
   PutImageCommand,
   PutImageScanningConfigurationCommand,
   PutImageTagMutabilityCommand,
@@ -15,7 +13,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
 import { loadCatalog } from '../../src/config/catalog.js'
 import { lifecyclePolicy } from '../../src/steps/aws/ecr.js'
-import { awsProject, describeCalls, outcome, runInProcess, type AwsProject } from './aws-project.js'
+import { awsProject, outcome, runInProcess, type AwsProject } from './aws-project.js'
 
 // Plan phase 4 against moto: ECR repositories, release images, and GitHub setup (gh cannot reach
 // GitHub here: absent → skipped; a stand-in gh script, named as such, proves secrets go on stdin).
@@ -39,45 +37,44 @@ async function pushReleaseImages(ecr: ECRClient, tag: string, only = repos): Pro
   }
 }
 
+/** The repositories as terraform/modules/ecr creates them (scan on push, IMMUTABLE, keep-30; KMS in the module, AES256 here). */
+async function asTerraformMakesThem(ecr: ECRClient, only = repos): Promise<void> {
+  for (const repositoryName of only) {
+    await ecr.send(
+      new CreateRepositoryCommand({
+        repositoryName,
+        imageScanningConfiguration: { scanOnPush: true },
+        imageTagMutability: 'IMMUTABLE',
+        encryptionConfiguration: { encryptionType: 'AES256' },
+      }),
+    )
+    await ecr.send(new PutLifecyclePolicyCommand({ repositoryName, lifecyclePolicyText: JSON.stringify(lifecyclePolicy(30)) }))
+  }
+}
+
 describe.skipIf(!aws)('phase 4 against moto', () => {
   let p: AwsProject
   afterEach(() => p?.cleanup())
 
-  it('ecr.repositories (sandbox, whose terraform is a facade): creates one per catalog service, then changes nothing, then repairs drift', async () => {
+  it('ecr.repositories (the sandbox too: terraform/modules/ecr makes them): done as terraform leaves them; drift fails naming phase 2 and is never repaired here', async () => {
     p = await awsProject({ endpoint })
     const ecr = new ECRClient(p.sdk)
-
-    const first = await runInProcess(p, ['ecr.repositories'])
-    expect(first.report.result, JSON.stringify(first.report.error)).toBe('succeeded')
-    const created = (await ecr.send(new DescribeRepositoriesCommand({}))).repositories ?? []
-    expect(created.map((r) => r.repositoryName).sort()).toEqual([...repos].sort())
     expect(repos).toHaveLength(12)
-    for (const r of created) {
-      expect(r.imageScanningConfiguration?.scanOnPush).toBe(true)
-      expect(r.encryptionConfiguration?.encryptionType).toBe('AES256')
-      expect(r.imageTagMutability).toBe('IMMUTABLE')
-      const policy = JSON.parse((await ecr.send(new GetLifecyclePolicyCommand({ repositoryName: r.repositoryName }))).lifecyclePolicyText!)
-      expect(policy.rules[0].selection).toEqual({ tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 })
-    }
+    await asTerraformMakesThem(ecr)
 
-    const second = await runInProcess(p, ['ecr.repositories'])
-    expect(outcome(second.report, 'ecr.repositories')).toBe('unchanged')
-    expect(second.mutating).toEqual([])
+    const done = await runInProcess(p, ['ecr.repositories'])
+    expect(outcome(done.report, 'ecr.repositories'), JSON.stringify(done.report.error)).toBe('unchanged')
+    expect(done.mutating).toEqual([])
 
-    // Drift: a lifecycle policy removed, scan on push turned off.
+    // Drift: a lifecycle policy removed, scan on push turned off, tags made mutable.
     await ecr.send(new DeleteLifecyclePolicyCommand({ repositoryName: 'autolytiq/deal-service' }))
     await ecr.send(new PutImageScanningConfigurationCommand({ repositoryName: 'autolytiq/auth-service', imageScanningConfiguration: { scanOnPush: false } }))
     await ecr.send(new PutImageTagMutabilityCommand({ repositoryName: 'autolytiq/user-service', imageTagMutability: 'MUTABLE' }))
-    const third = await runInProcess(p, ['ecr.repositories'])
-    expect(outcome(third.report, 'ecr.repositories')).toBe('changed')
-    expect(third.report.steps[0]?.detail).toMatch(
-      /^repaired drift: .*auth-service: scan on push off.*deal-service: lifecycle policy missing.*user-service: tags are mutable/,
-    )
-    expect(describeCalls(third.mutating).sort()).toEqual(['ecr.PutImageScanningConfiguration', 'ecr.PutImageTagMutability', 'ecr.PutLifecyclePolicy'])
-
-    const fourth = await runInProcess(p, ['ecr.repositories'])
-    expect(outcome(fourth.report, 'ecr.repositories')).toBe('unchanged')
-    expect(fourth.mutating).toEqual([])
+    const drifted = await runInProcess(p, ['ecr.repositories'])
+    expect(drifted.report.result).toBe('failed')
+    expect(drifted.mutating, 'terraform owns them: never repaired here').toEqual([])
+    expect(drifted.report.error?.message).toMatch(/auth-service: scan on push off.*deal-service: lifecycle policy missing.*user-service: tags are mutable/)
+    expect(drifted.report.error?.next).toContain('`autolytiq deploy --env sandbox --phase 2`')
   })
 
   it('ecr.repositories (staging/prod: terraform owns them): only checks; missing fails naming phase 2, CLI-era ones name the import', async () => {
@@ -111,7 +108,7 @@ describe.skipIf(!aws)('phase 4 against moto', () => {
   it('images: verify fails naming the services without the release tag; once CI pushed them both steps are done', async () => {
     p = await awsProject({ endpoint })
     const ecr = new ECRClient(p.sdk)
-    await runInProcess(p, ['ecr.repositories'])
+    await asTerraformMakesThem(ecr)
     await pushReleaseImages(ecr, 'v1.0.0', repos.slice(0, 10))
 
     const missing = await runCli(['deploy', '--env', 'sandbox', '--only', 'images.verify', '--json'], p.cliEnv)

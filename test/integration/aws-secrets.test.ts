@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
+import { redact } from '../../src/engine/redact.js'
 import { awsProject, describeCalls, outcome, runInProcess, type AwsProject } from './aws-project.js'
 
 // Plan phase 3 against moto: the eight secrets as terraform leaves them (generated values and
@@ -73,6 +74,57 @@ describe.skipIf(!aws)('secrets.expected against moto', () => {
     const report = JSON.parse(r.stdout)
     expect(report.error.message).toContain('autolytiq/sandbox/smtp host (or set AUTOLYTIQ_SECRET_SMTP_HOST): a value is needed and this run cannot prompt')
     expect(await secretJson(sm, 'autolytiq/sandbox/resend')).toEqual({ api_key: 'REPLACE_ME' })
+  })
+
+  it("a sandbox's third-party values come from its sandboxSecrets in autolytiq.yaml (a variable still wins); an unknown field there is refused", async () => {
+    const configured = {
+      smtp: { host: 'smtp.sandbox.test', port: '587', username: 'sandbox-mailer', password: 'configured-smtp-pw', from: 'noreply@sandbox.test' },
+      resend: { api_key: 're_configured_sandbox' },
+      'external-apis': { sentry_dsn: 'https://k@sentry.sandbox.test/1' },
+    }
+    p = await awsProject({ endpoint, environment: { sandboxSecrets: configured } })
+    const sm = new SecretsManagerClient(p.sdk)
+    await seedSecrets(sm, 'sandbox')
+    const r = await runCli(['deploy', '--env', 'sandbox', '--only', 'secrets.expected', '--yes', '--json'], {
+      ...p.cliEnv,
+      AUTOLYTIQ_SECRET_RESEND_API_KEY: RESEND_KEY,
+    })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(await secretJson(sm, 'autolytiq/sandbox/smtp')).toEqual(configured.smtp)
+    expect(await secretJson(sm, 'autolytiq/sandbox/resend')).toEqual({ api_key: RESEND_KEY })
+    // optional fields nobody configured keep what terraform wrote
+    expect(await secretJson(sm, 'autolytiq/sandbox/external-apis')).toMatchObject({ sentry_dsn: configured['external-apis'].sentry_dsn, datadog_api_key: '' })
+    expect(r.stdout + r.stderr).not.toContain('configured-smtp-pw')
+
+    p.cleanup()
+    p = await awsProject({ endpoint, environment: { sandboxSecrets: { jwt: { secret: 'not-a-third-party-value' } } } })
+    const refused = await runCli(['deploy', '--env', 'sandbox', '--only', 'secrets.expected', '--yes', '--json'], p.cliEnv)
+    expect(refused.code, refused.stdout).toBe(2)
+    expect(JSON.parse(refused.stdout).error.message).toBe(
+      'sandboxSecrets of sandbox in autolytiq.yaml names jwt.secret, not a field of a third-party secret; nothing was changed',
+    )
+  })
+
+  it('configured values that are not credentials stay readable: an SMTP user named like the Aurora cluster does not mask the cluster id in the state', async () => {
+    // autolytiq.yaml's sandbox: smtp username autolytiq-sandbox, the Aurora cluster autolytiq-sandbox
+    const configured = {
+      smtp: { host: 'smtp.sandbox.test', port: '587', username: 'autolytiq-sandbox', password: 'configured-smtp-pw-2', from: 'noreply@sandbox.test' },
+      resend: { api_key: 're_configured_sandbox_2' },
+      'external-apis': { sentry_dsn: 'https://k@sentry.sandbox.test/2' },
+    }
+    p = await awsProject({ endpoint, environment: { sandboxSecrets: configured } })
+    const sm = new SecretsManagerClient(p.sdk)
+    await seedSecrets(sm, 'sandbox')
+    const run = await runInProcess(p, ['secrets.expected'])
+    expect(run.report.result, JSON.stringify(run.report.error)).toBe('succeeded')
+    expect(await secretJson(sm, 'autolytiq/sandbox/smtp')).toEqual(configured.smtp)
+    // what every later state save, log line and report goes through
+    expect(redact('rds_cluster_id autolytiq-sandbox, smtp.sandbox.test, noreply@sandbox.test')).toBe(
+      'rds_cluster_id autolytiq-sandbox, smtp.sandbox.test, noreply@sandbox.test',
+    )
+    expect(redact('configured-smtp-pw-2 re_configured_sandbox_2 https://k@sentry.sandbox.test/2')).not.toMatch(
+      /configured-smtp-pw-2|re_configured_sandbox_2|sentry\.sandbox\.test\/2/,
+    )
   })
 
   it('fills the placeholders from environment variables, never showing a value; the re-run changes nothing', async () => {

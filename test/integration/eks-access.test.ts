@@ -9,7 +9,7 @@ import { AwsClients } from '../../src/clients/aws.js'
 import { eksToken, urlFromToken } from '../../src/clients/eks-token.js'
 import { KubeClients } from '../../src/clients/kube.js'
 import { runCli } from '../helpers/cli.js'
-import { seedAws } from '../../src/sandbox/seed.js'
+import { seedAws } from '../helpers/seed-aws.js'
 import { awsProject, runInProcess, type AwsProject } from './aws-project.js'
 
 // Issue #16 items 7 and 4. The harness' kube-apiserver authenticates IAM identities as EKS does

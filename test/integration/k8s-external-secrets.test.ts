@@ -11,7 +11,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
 import { execa } from 'execa'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { sandboxSecrets } from '../../src/sandbox/seed.js'
+import { sandboxSecrets } from '../helpers/seed-aws.js'
 import { awsConfigFor } from '../harness/moto.js'
 import {
   installCrds,

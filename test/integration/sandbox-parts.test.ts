@@ -108,7 +108,7 @@ describe.skipIf(!postgres)('stand-in services', () => {
   }
 
   beforeAll(async () => {
-    await store!.migrate()
+    await store!.migrateNow()
     server = createServer()
     port = await listen(server)
   })

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { parseManifests } from '../../src/k8s/objects.js'
 import { externalSecretsOf, remoteReads, templateInputs, type ExternalSecretObject } from '../../src/k8s/external-secrets.js'
 import { SECRETS, secretFields } from '../../src/steps/aws/secrets.js'
-import { sandboxSecrets } from '../../src/sandbox/seed.js'
+import { sandboxSecrets } from '../helpers/seed-aws.js'
 import { REPO } from '../helpers/cli.js'
 import { applySecretsModule, type WrittenSecrets } from '../helpers/terraform-secrets.js'
 

@@ -86,4 +86,47 @@ describe.skipIf(!kube)('stand-in env: a Secret change reaches a stand-in through
     expect(logs.join('\n')).toContain('host cluster-b.example.test:5432')
     expect(logs.join('\n')).not.toContain('pw-b')
   }, 120_000)
+
+  it('a stand-in started before the go-live (no value) takes the Secret with its first pod, or when the Secret appears after the pod', async () => {
+    const ns2 = `${ns}-first`
+    const got: { service: string; env: Record<string, string> }[] = []
+    await core.createNamespace({ body: { metadata: { name: ns2 } } })
+    const first = await startStandinEnv(kc, {
+      namespace: ns2,
+      secret: 'autolytiq-secrets',
+      key: 'DATABASE_URL',
+      initial: { 'deal-service': '', 'user-service': '' },
+      send: (service, env) => (got.push({ service, env }), true),
+      log: () => {},
+    })
+    const deployment = (name: string) => ({
+      metadata: { name },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `${name}:v1` }] } },
+      },
+    })
+    try {
+      // user-service's pod starts before the ExternalSecret has synced: nothing to give yet
+      await apps.createNamespacedDeployment({ namespace: ns2, body: deployment('user-service') })
+      await expect.poll(async () => (await core.listNamespacedPod({ namespace: ns2 })).items.length, { timeout: 30_000 }).toBe(1)
+      await new Promise((r) => setTimeout(r, 1000))
+      expect(got).toEqual([])
+      // the Secret appears: the waiting stand-in takes it
+      await core.createNamespacedSecret({ namespace: ns2, body: { ...secret(URL_A), metadata: { name: 'autolytiq-secrets', namespace: ns2 } } })
+      await expect.poll(() => got, { timeout: 10_000 }).toEqual([{ service: 'user-service', env: { DATABASE_URL: URL_A } }])
+      // deal-service's first pod starts after it: it reads the Secret at start
+      await apps.createNamespacedDeployment({ namespace: ns2, body: deployment('deal-service') })
+      await expect
+        .poll(() => got, { timeout: 30_000 })
+        .toEqual([
+          { service: 'user-service', env: { DATABASE_URL: URL_A } },
+          { service: 'deal-service', env: { DATABASE_URL: URL_A } },
+        ])
+    } finally {
+      await first.stop()
+      await core.deleteNamespace({ name: ns2 }).catch(() => {})
+    }
+  }, 120_000)
 })

@@ -12,14 +12,14 @@
  */
 import { cpSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { CreateReplicationGroupCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache'
 import { DescribeDBClustersCommand, RDSClient } from '@aws-sdk/client-rds'
-import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { execa } from 'execa'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lookupVia, pgStreamVia } from '../../src/clients/lookup.js'
 import { startRdsDataPlane, type RdsDataPlane } from '../../src/sandbox/controllers/rds-data-plane.js'
+import { seedRedisGroup } from '../../src/sandbox/seed.js'
 import { startDnsServer, type TestDnsServer } from '../harness/dns.js'
 import { startMoto, type Moto } from '../harness/moto.js'
 import { freePort } from '../harness/ports.js'
@@ -36,8 +36,9 @@ const REDIS_TOKEN = 'sandboxRedisToken0123456789abcdef'
 
 interface Report {
   result: string
-  steps: { id: string; outcome: string; detail?: string }[]
+  steps: { id: string; outcome: string; detail?: string; durationMs?: number }[]
 }
+const durations = (r: Report): string => r.steps.map((s) => `${s.id} ${((s.durationMs ?? 0) / 1000).toFixed(1)} s`).join(', ')
 
 let moto: Moto
 let postgres: TestPostgres
@@ -74,33 +75,8 @@ describe('the sandbox platform on moto', () => {
       // what `sandbox up` writes into runtime.json for terraform.tfvars
       runtime: { terraformVars: { aws_endpoint: moto.endpoint, db_port: postgres.port, redis_port: redisPort } },
     })
-    // What `sandbox up` creates because moto cannot serve the module's replication group.
-    const ec = new ElastiCacheClient(p.sdk)
-    const sm = new SecretsManagerClient(p.sdk)
-    try {
-      const rg = await ec.send(
-        new CreateReplicationGroupCommand({
-          ReplicationGroupId: GROUP,
-          ReplicationGroupDescription: 'autolytiq sandbox Redis',
-          Engine: 'redis',
-          CacheNodeType: 'cache.t3.micro',
-          NumCacheClusters: 2,
-          Port: redisPort,
-          TransitEncryptionEnabled: true,
-          AuthToken: REDIS_TOKEN,
-        }),
-      )
-      primaryEndpoint = rg.ReplicationGroup!.NodeGroups![0]!.PrimaryEndpoint!.Address!
-      await sm.send(
-        new CreateSecretCommand({
-          Name: `sandbox/elasticache/${GROUP}`,
-          SecretString: JSON.stringify({ primary_endpoint: primaryEndpoint, auth_token: REDIS_TOKEN }),
-        }),
-      )
-    } finally {
-      ec.destroy()
-      sm.destroy()
-    }
+    // What `sandbox up` creates because moto cannot serve the module's replication group: its own code.
+    primaryEndpoint = (await seedRedisGroup({ aws: p.sdk, envName: 'sandbox', redis: { port: redisPort, password: REDIS_TOKEN } }, () => {})).redisEndpoints[0]!
   }, 120_000)
 
   afterAll(async () => {
@@ -111,7 +87,9 @@ describe('the sandbox platform on moto', () => {
 
   it('applies through the CLI, outputs the endpoints the sandbox serves, and plans nothing afterwards', { timeout: 900_000 }, async () => {
     const first = await deploy()
-    process.stderr.write(`[terraform-sandbox-platform] state-backend..terraform.outputs (init + plan + apply): ${first.seconds.toFixed(1)} s\n`)
+    process.stderr.write(
+      `[terraform-sandbox-platform] state-backend..terraform.outputs (init + plan + apply): ${first.seconds.toFixed(1)} s (${durations(first.report)})\n`,
+    )
     expect(first.report.steps.find((s) => s.id === 'terraform.apply')?.outcome).toBe('changed')
 
     const rds = new RDSClient(p.sdk)
@@ -128,7 +106,7 @@ describe('the sandbox platform on moto', () => {
     // plan is empty. When it is not, terraform.plan's detail names each changing address, its action
     // and the attributes that change, e.g. "~ module.platform.module.database.aws_rds_cluster_instance.this[0] (performance_insights_kms_key_id)".
     const second = await deploy()
-    process.stderr.write(`[terraform-sandbox-platform] second run: ${second.seconds.toFixed(1)} s\n`)
+    process.stderr.write(`[terraform-sandbox-platform] second run: ${second.seconds.toFixed(1)} s (${durations(second.report)})\n`)
     const planStep = second.report.steps.find((s) => s.id === 'terraform.plan')
     expect(planStep?.detail, `the second plan must be empty; terraform.plan said: ${planStep?.detail ?? JSON.stringify(second.report.steps)}`).toBe(
       'no changes',

@@ -1,14 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3'
+import { CopyObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3'
 import { parse, stringify } from 'yaml'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { runCli } from '../helpers/cli.js'
 import { REQUIRED_OUTPUTS } from '../../src/steps/terraform/outputs.js'
 import { awsProject, outcome, runInProcess, type AwsProject } from './aws-project.js'
 
-// Plan phase 2 with the real terraform binary: the sandbox configuration (terraform_data only) with
-// its state in a versioned moto bucket and locks in a moto DynamoDB table.
+// The CLI's phase-2 steps with the real terraform binary, on test/fixtures/terraform-outputs (the
+// sandbox's variables and outputs over terraform_data, so each apply takes seconds), with the state
+// in a versioned moto bucket and S3 lock files: first apply, no-change re-run, a change leaving a
+// rollback point, dry-run, missing binary, moved endpoint. The sandbox's own root
+// (terraform/environments/sandbox-platform, the platform module) is applied by
+// terraform-sandbox-platform.test.ts and as phase 2 of test/e2e/sandbox.test.ts.
 const aws = inject('aws')
 const endpoint = aws?.endpoint ?? ''
 const TERRAFORM = ['terraform.tfvars', 'terraform.init', 'terraform.plan', 'terraform.apply', 'terraform.outputs']
@@ -94,6 +98,86 @@ describe.skipIf(!aws)('terraform steps against the real binary and an S3 backend
     // The recorded version is the one that was current before the apply, not the new one.
     expect(points[0]!.data.versionId).toBe(versions1[0])
     expect(state3.outputs['terraform.apply']?.stateVersionId).toBe(versions3[0])
+  })
+
+  it('a resumed deploy plans again only when the state version or an input changed since its own plan or apply; a new deploy always plans', async () => {
+    p = await awsProject({ endpoint })
+    expect((await runInProcess(p, ['state-backend'])).report.result).toBe('succeeded')
+    const deploy = (kill?: string): ReturnType<typeof runCli> =>
+      runCli(
+        ['deploy', '--env', 'sandbox', ...only, '--yes', '--json'],
+        { ...p.cliEnv, ...(kill ? { AUTOLYTIQ_FAULT_KILL: kill } : {}) },
+        { timeoutMs: 240_000 },
+      )
+    const killedIn = async (step: string): Promise<string> => {
+      const r = await deploy(step)
+      expect(r.signal, r.stdout + r.stderr).toBe('SIGKILL')
+      expect(r.stderr).toContain(`[fault injection] SIGKILL in ${step}`)
+      const unlock = await runCli(['state', 'unlock', '--env', 'sandbox', '--json'], p.cliEnv)
+      expect(unlock.code, unlock.stdout + unlock.stderr).toBe(0)
+      const runs = (JSON.parse(readFileSync(join(p.home, 'state', 'sandbox.json'), 'utf8')) as { runs: { id: string; command: string }[] }).runs
+      return runs.filter((r) => r.command === 'deploy').at(-1)!.id
+    }
+    type Steps = Record<string, { detail?: string; changed?: boolean }>
+    const steps = (): Steps => (JSON.parse(readFileSync(join(p.home, 'state', 'sandbox.json'), 'utf8')) as { steps: { 'go-live': Steps } }).steps['go-live']
+    const planBasisRun = (): unknown => (readState(p).outputs['terraform.plan']?.basis as { runId?: string } | undefined)?.runId
+
+    // killed right after terraform.plan saved its plan (before the state file recorded it): the next
+    // run applies that plan, not a new one
+    const planned = await killedIn('terraform.plan')
+    expect(readState(p).outputs['terraform.plan']).toBeUndefined()
+    const meta = JSON.parse(readFileSync(join(p.home, 'work', 'sandbox', 'terraform.tfplan.json'), 'utf8')) as {
+      basis: { runId: string; stateVersionId: string }
+    }
+    expect(meta.basis).toMatchObject({ runId: planned, stateVersionId: '(no state yet)' })
+    const applied = await killedIn('terraform.outputs')
+    expect(planBasisRun()).toBe(planned)
+    expect(steps()['terraform.apply']?.changed).toBe(true)
+    expect(readState(p).outputs['terraform.apply']?.converged).toMatchObject({ runId: applied, stateVersionId: (await stateVersions(p))[0] })
+
+    // killed again (same deploy, nothing changed since the apply): terraform.plan does not plan
+    await killedIn('terraform.outputs')
+    // nor does terraform.init start the provider again for `terraform validate`
+    expect(steps()['terraform.init']?.detail).toMatch(
+      /; terraform (init|validate) succeeded earlier in this deploy \(run \S+\), nothing installed changed since$/,
+    )
+    expect(steps()['terraform.plan']?.detail).toMatch(
+      new RegExp(`^applied earlier in this deploy \\(run ${applied}\\); state version and inputs unchanged since`),
+    )
+
+    // a new state version (any write: another apply, state rm, rollback infra) makes it plan
+    await new S3Client(p.sdk).send(
+      new CopyObjectCommand({
+        Bucket: p.stateBucket,
+        Key: 'infrastructure/terraform.tfstate',
+        CopySource: `${p.stateBucket}/infrastructure/terraform.tfstate`,
+        MetadataDirective: 'REPLACE',
+        Metadata: { touched: 'by-the-test' },
+      }),
+    )
+    const noChanges = await killedIn('terraform.outputs')
+    expect(steps()['terraform.plan']?.detail).toBe('no changes')
+    expect(planBasisRun()).toBe(noChanges)
+    // ...and that plan found nothing to change: the next resume trusts it
+    await killedIn('terraform.outputs')
+    expect(steps()['terraform.plan']?.detail).toMatch(/^planned with no changes earlier in this deploy/)
+
+    // a changed input (autolytiq.yaml -> terraform.tfvars.json) plans, within the same deploy
+    const configPath = join(p.root, 'autolytiq.yaml')
+    const config = parse(readFileSync(configPath, 'utf8'))
+    config.environments.sandbox.terraformVars = { nat_gateway_count: 3 }
+    writeFileSync(configPath, stringify(config))
+    const changed = await deploy()
+    const rc = JSON.parse(changed.stdout) as Report
+    expect(changed.code, changed.stdout + changed.stderr).toBe(0)
+    expect(rc.steps.find((s) => s.id === 'terraform.plan')?.detail).toMatch(/^0 to add, 1 to change, 0 to destroy/)
+    expect(rc.steps.find((s) => s.id === 'terraform.apply')?.outcome).toBe('changed')
+
+    // that deploy succeeded: the next one is a new deploy and plans for real (drift outside Terraform)
+    const fresh = await deploy()
+    const rf = JSON.parse(fresh.stdout) as Report
+    expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0)
+    expect(rf.steps.find((s) => s.id === 'terraform.plan')?.detail).toBe('no changes')
   })
 
   it('--dry-run prints the exact terraform commands with the moto backend settings, changing nothing', async () => {

@@ -83,6 +83,15 @@ describe('environment config', () => {
     )
   })
 
+  it('sandboxSecrets (stand-in third-party values) only in a sandbox environment', () => {
+    const values = { resend: { api_key: 're_sandbox' } }
+    p = tempProject({ environments: { local: localEnvironment({ sandboxSecrets: values }) } })
+    expect(() => loadConfig(p!.root)).toThrow(/at environments\.local\.sandboxSecrets: sandboxSecrets is for sandbox environments only \(sandbox: true\)/)
+    p.cleanup()
+    p = tempProject({ environments: { local: localEnvironment({ sandbox: true, sandboxSecrets: values }) } })
+    expect(loadConfig(p.root).environments.local!.sandboxSecrets).toEqual(values)
+  })
+
   it('rejects unknown keys (typos) and malformed YAML with a line number', () => {
     p = tempProject({ environments: { local: localEnvironment({ regoin: 'us-east-1' }) } })
     expect(() => loadConfig(p!.root)).toThrow(/Unrecognized key\(s\) in object: 'regoin'/)

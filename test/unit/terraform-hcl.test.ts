@@ -15,7 +15,7 @@ import type { Context } from '../../src/engine/types.js'
 // runs the real provider: init, validate and plan of staging and prod against moto.
 const REPO = resolve(import.meta.dirname, '..', '..')
 const TF = join(REPO, 'terraform')
-const ENVIRONMENTS = ['staging', 'prod', 'sandbox']
+const ENVIRONMENTS = ['staging', 'prod', 'sandbox-platform']
 
 type Hcl = Record<string, Record<string, unknown[]> | unknown[]>
 
@@ -104,11 +104,22 @@ describe('terraform/ as the CLI reads it', () => {
     expect([...staging.outputs].sort()).toEqual([...prod.outputs].sort())
   })
 
-  it('the sandbox uses only built-in resources (no provider can be downloaded)', async () => {
-    const dir = await loadDir(join(TF, 'environments', 'sandbox'))
-    const types = dir.json.flatMap((j) => Object.keys(j.resource ?? {}))
-    expect(new Set(types)).toEqual(new Set(['terraform_data']))
-    expect(dir.json.some((j) => j.provider || j.data || j.module)).toBe(false)
+  it("every terraformDir of autolytiq.yaml is one of these roots; the sandbox's calls the platform module as staging and prod do, switching off only moto gaps", async () => {
+    const config = loadConfig(REPO)
+    for (const env of Object.values(config.environments)) expect(ENVIRONMENTS.map((e) => `terraform/environments/${e}`)).toContain(env.terraformDir)
+    const sandbox = await loadDir(resolve(REPO, config.environments.sandbox!.terraformDir))
+    const staging = await loadDir(join(TF, 'environments', 'staging'))
+    expect(sandbox.modules.get('platform')?.source).toBe('../../modules/platform')
+    expect(staging.modules.get('platform')?.source).toBe('../../modules/platform')
+    // Nothing but the platform module (and the data source of the ElastiCache group `sandbox up` makes).
+    expect(sandbox.json.flatMap((j) => Object.keys(j.resource ?? {}))).toEqual([])
+    expect([...sandbox.modules.keys()]).toEqual(['platform'])
+    // One switch per moto gap, each off in the sandbox only (README "Terraform in the sandbox").
+    const gaps = ['backup_selection', 'eks_addons', 'eks_cluster_ingress', 'rds_performance_insights', 'redis_replication_group_managed']
+    for (const g of gaps) {
+      expect(sandbox.modules.get('platform')?.[g], g).toBe(false)
+      expect(staging.modules.get('platform')?.[g], g).toBeUndefined()
+    }
   })
 
   it.each(allDirs().map((d) => [d.slice(TF.length + 1), d]))('%s: needs no provider but hashicorp/aws', async (_label, path) => {

@@ -114,8 +114,8 @@ export async function startEbsProvisioner(
 
 /**
  * The CSIDriver object the EKS aws-ebs-csi-driver add-on registers. Terraform creates the add-on
- * (with its IRSA role); the sandbox's terraform creates nothing real, so `sandbox up` registers it
- * the way it seeds moto with what terraform would create. The StorageClass stays the runbook's job.
+ * (with its IRSA role); the sandbox's Terraform has the add-ons off (eks_addons: moto has no
+ * CreateAddon), so `sandbox up` registers it. The StorageClass stays the runbook's job.
  */
 export async function registerEbsCsiDriver(kc: KubeConfig, name = 'ebs.csi.aws.com'): Promise<void> {
   try {

@@ -76,7 +76,7 @@ async function pages<T>(fetch: (marker?: string) => Promise<{ items?: T[]; marke
  * The sandbox's RDS data plane: moto holds the Aurora control plane (clusters, endpoints,
  * snapshots, restores) but no database, so this controller gives every Aurora PostgreSQL cluster
  * of the environment a real one and publishes its endpoint in the sandbox DNS — whoever created
- * the cluster (src/sandbox/seed.ts or terraform):
+ * the cluster (terraform in phase 2, or a test's seed):
  *
  * - a cluster that is not a restore is served by the sandbox's PostgreSQL, which must listen on
  *   the cluster's Port; its MasterUsername gets the password of `autolytiq/<env>/database` (the
@@ -172,6 +172,21 @@ export async function startRdsDataPlane(o: RdsDataPlaneOptions): Promise<RdsData
       const db = c.DatabaseName ?? values.dbname
       if (db && !(await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount)
         await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(db)} OWNER ${user}`)
+      else if (db) {
+        // The server's database already exists under another owner (the sandbox's PostgreSQL makes
+        // `autolytiq` at start): give the master user what Aurora's has in its initial database,
+        // all rights on it and its public schema (PostgreSQL 15 grants CREATE there to the owner only).
+        await admin.query(`GRANT ALL ON DATABASE ${admin.escapeIdentifier(db)} TO ${user}`)
+        const url = new URL(s.adminUrl)
+        url.pathname = `/${encodeURIComponent(db)}`
+        const inDb = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000 })
+        await inDb.connect()
+        try {
+          await inDb.query(`GRANT ALL ON SCHEMA public TO ${user}`)
+        } finally {
+          await inDb.end().catch(() => {})
+        }
+      }
     } finally {
       await admin.end().catch(() => {})
     }

@@ -2,8 +2,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 
 /**
  * HS256 JSON Web Tokens (RFC 7519), enough for the stand-in auth-service to issue real tokens and
- * for the other stand-ins to refuse requests without one. Signed with the JWT_SECRET the sandbox
- * seeds into Secrets Manager (autolytiq/sandbox/jwt).
+ * for the other stand-ins to refuse requests without one. Signed with the JWT_SECRET `sandbox up`
+ * gives every stand-in (one per sandbox; the services' own is terraform's autolytiq/<env>/jwt, which
+ * the stand-ins do not read).
  */
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url')
 

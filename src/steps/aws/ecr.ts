@@ -2,7 +2,6 @@ import { z } from 'zod'
 import type { Repository } from '@aws-sdk/client-ecr'
 import { StepFailedError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
-import { requireAccount } from './account.js'
 import { isAwsError, listSome } from './util.js'
 
 const params = z
@@ -91,44 +90,11 @@ async function inspect(ctx: Context, keep: number): Promise<RepoFinding[]> {
   )
 }
 
-async function repair(ctx: Context, f: RepoFinding, keep: number): Promise<void> {
-  const ecrm = await import('@aws-sdk/client-ecr')
-  const ecr = await ctx.clients.aws.ecr()
-  if (f.problems.includes('missing')) {
-    ctx.log(`creating repository ${f.name}`)
-    try {
-      await ecr.send(
-        new ecrm.CreateRepositoryCommand({
-          repositoryName: f.name,
-          imageScanningConfiguration: { scanOnPush: true },
-          imageTagMutability: 'IMMUTABLE',
-          encryptionConfiguration: { encryptionType: 'AES256' },
-        }),
-      )
-    } catch (err) {
-      // Created by a run that crashed before saving: repair the rest below.
-      if (!isAwsError(err, 'RepositoryAlreadyExistsException')) throw err
-      await ecr.send(new ecrm.PutImageScanningConfigurationCommand({ repositoryName: f.name, imageScanningConfiguration: { scanOnPush: true } }))
-    }
-  }
-  if (f.problems.includes('mutable-tags')) await ecr.send(new ecrm.PutImageTagMutabilityCommand({ repositoryName: f.name, imageTagMutability: 'IMMUTABLE' }))
-  if (f.problems.includes('scan-on-push'))
-    await ecr.send(new ecrm.PutImageScanningConfigurationCommand({ repositoryName: f.name, imageScanningConfiguration: { scanOnPush: true } }))
-  if (f.problems.includes('missing') || f.problems.includes('lifecycle'))
-    await ecr.send(new ecrm.PutLifecyclePolicyCommand({ repositoryName: f.name, lifecyclePolicyText: JSON.stringify(lifecyclePolicy(keep)) }))
-}
-
 /**
- * Terraform creates the repositories (terraform/modules/ecr, from the same catalog), so staging and
- * prod only get checked here: a missing or drifted repository fails naming phase 2. The sandbox's
- * terraform is a provider-less terraform_data facade (no AWS provider can be downloaded there), so
- * for the sandbox only this step stands in for the module, with its settings (scan on push,
- * IMMUTABLE tags, keep-30 lifecycle; AES256: the facade has no KMS key).
+ * Terraform creates the repositories (terraform/modules/ecr, from the same catalog) in every
+ * environment, the sandbox included (its root applies the platform module on moto), so they are
+ * only checked here: a missing or drifted repository fails naming phase 2.
  */
-function createsRepositories(ctx: Context): boolean {
-  return ctx.env.sandbox
-}
-
 function terraformOwnsThem(ctx: Context, found: RepoFinding[]): StepFailedError {
   const cliEra = found.some((f) => !f.problems.includes('missing'))
   return new StepFailedError(
@@ -144,19 +110,11 @@ export const ecrRepositories: Step<z.infer<typeof params>> = {
   id: 'ecr.repositories',
   title: 'ECR repositories for every catalog service',
   description:
-    'Plan 4.1: one repository per service in services/catalog.yaml with scan on push, immutable tags and the keep-30 lifecycle. Terraform creates them (terraform/modules/ecr); this step checks they exist and fails naming phase 2 when one is missing. The sandbox (terraform facade) creates them here instead.',
-  danger: 'mutating',
+    'Plan 4.1: one repository per service in services/catalog.yaml with scan on push, immutable tags and the keep-30 lifecycle. Terraform creates them (terraform/modules/ecr); this step checks they exist and fails naming phase 2 when one is missing.',
+  danger: 'read',
   params,
-  async plan(ctx, p) {
-    if (!createsRepositories(ctx))
-      return [`ecr DescribeRepositories; GetLifecyclePolicy for each of ${ctx.catalog.services.length} repositories (read-only: terraform creates them)`]
-    return [
-      'ecr DescribeRepositories; GetLifecyclePolicy for each',
-      ...ctx.catalog.services.map(
-        (s) =>
-          `ecr CreateRepository ${s.ecrRepository} scanOnPush=true imageTagMutability=IMMUTABLE encryptionType=AES256 + PutLifecyclePolicy keep ${p.keepImages} (if missing or drifted)`,
-      ),
-    ]
+  async plan(ctx) {
+    return [`ecr DescribeRepositories; GetLifecyclePolicy for each of ${ctx.catalog.services.length} repositories (read-only: terraform creates them)`]
   },
   async check(ctx, p) {
     const found = (await inspect(ctx, p.keepImages)).filter((f) => f.problems.length)
@@ -168,9 +126,7 @@ export const ecrRepositories: Step<z.infer<typeof params>> = {
   },
   async run(ctx, p) {
     const found = (await inspect(ctx, p.keepImages)).filter((f) => f.problems.length)
-    if (found.length && !createsRepositories(ctx)) throw terraformOwnsThem(ctx, found)
-    await requireAccount(ctx)
-    for (const f of found) await repair(ctx, f, p.keepImages)
+    if (found.length) throw terraformOwnsThem(ctx, found)
     return { repositories: ctx.catalog.services.map((s) => s.ecrRepository) }
   },
   async verify(ctx, p) {

@@ -22,8 +22,8 @@ interface SecretSpec {
 /**
  * Plan 3.5's eight secrets and the JSON fields of each: THE secret contract. `required` plus
  * `optional` is exactly what terraform/modules/secrets writes (test/integration/secret-contract.test.ts
- * applies the module against moto and compares), the sandbox seeds exactly these fields
- * (src/sandbox/seed.ts builds its values from this table), and every property an ExternalSecret
+ * applies the module against moto and compares; the sandbox applies the module itself), the tests'
+ * seed writes exactly these fields (test/helpers/seed-aws.ts builds its values from this table), and every property an ExternalSecret
  * reads must be one of them (same test; `secrets.expected` checks the live values).
  */
 export const SECRETS: Record<string, SecretSpec> = {
@@ -154,9 +154,27 @@ async function inspect(ctx: Context, name: string, reads: Reads): Promise<Secret
   return { name, id, exists: true, values, needs: wanted.filter((f) => isPlaceholder(values[f])), readBy }
 }
 
+/** A sandbox's configured third-party value (autolytiq.yaml sandboxSecrets) for a field outside the provided secrets would be silently ignored. */
+function unknownSandboxSecrets(ctx: Context): string[] {
+  return Object.entries(ctx.env.sandboxSecrets ?? {}).flatMap(([name, fields]) =>
+    Object.keys(fields)
+      .filter((f) => SECRETS[name]?.source !== 'provided' || !secretFields(name).includes(f))
+      .map((f) => `${name}.${f}`),
+  )
+}
+
 async function inspectAll(ctx: Context, names: string[]): Promise<SecretState[]> {
   const unknown = unknownSecretVariables()
   if (unknown.length) throw new UserError(`unknown secret variable(s) ${unknown.join(', ')}; nothing was changed`, `valid: ${secretVariables().join(', ')}`)
+  const unknownConfigured = unknownSandboxSecrets(ctx)
+  if (unknownConfigured.length)
+    throw new UserError(
+      `sandboxSecrets of ${ctx.envName} in autolytiq.yaml names ${unknownConfigured.join(', ')}, not a field of a third-party secret; nothing was changed`,
+      `valid: ${Object.entries(SECRETS)
+        .filter(([, s]) => s.source === 'provided')
+        .map(([n]) => `${n}.{${secretFields(n).join(',')}}`)
+        .join(', ')}`,
+    )
   const reads = await externalSecretReads(ctx)
   return Promise.all(names.map((n) => inspect(ctx, n, reads)))
 }
@@ -173,11 +191,18 @@ const describe = (s: SecretState): string =>
 /** A field an ExternalSecret reads that the contract (terraform/modules/secrets) never writes: no value given here can fix it. */
 const outsideContract = (s: SecretState): string[] => s.needs.filter((f) => !secretFields(s.name).includes(f))
 
-/** Asks for one value: the environment variable if set, else a hidden prompt. Never echoed. */
+/** Configured sandbox value (autolytiq.yaml sandboxSecrets): the sandbox's stand-in for a third-party credential. */
+const configured = (ctx: Context, s: SecretState, field: string): string | undefined => ctx.env.sandboxSecrets?.[s.name]?.[field]
+
+/** Asks for one value: the environment variable if set, else the sandbox's configured value, else a hidden prompt. Never echoed. */
 async function valueFor(ctx: Context, s: SecretState, field: string): Promise<string> {
   const variable = envVarFor(s.name, field)
-  const value = process.env[variable] ?? (await ctx.prompt.secret(`${s.id} ${field} (or set ${variable})`))
-  registerSecret(value)
+  const value = process.env[variable] ?? configured(ctx, s, field) ?? (await ctx.prompt.secret(`${s.id} ${field} (or set ${variable})`))
+  // Credentials are masked wherever they would appear; hosts, ports, user names and senders stay
+  // readable, as when read back (secretState). Masking them corrupted the state: the sandbox's SMTP
+  // user is named autolytiq-sandbox like its Aurora cluster, and every state save after this step
+  // wrote the terraform output rds_cluster_id as "***" (verify: "RDS cluster *** not found").
+  if (CREDENTIAL_FIELD.test(field)) registerSecret(value)
   if (isPlaceholder(value)) throw new UserError(`the value given for ${s.id} ${field} is empty or a placeholder; nothing was changed`, `set ${variable}`)
   return value
 }
@@ -187,14 +212,14 @@ export const secretsExpected: Step<z.infer<typeof params>> = {
   id: 'secrets.expected',
   title: 'Secrets Manager secrets present and filled in',
   description:
-    "Plan 3.3-3.5: the eight autolytiq/<env>/* secrets exist, and every field the environment's ExternalSecrets (its kustomize overlay) read holds a value, before phase 5 applies anything; placeholder values (REPLACE_ME, the plan's xxxx samples) in smtp, resend and external-apis are replaced from AUTOLYTIQ_SECRET_<SECRET>_<FIELD> or a hidden prompt, never echoed.",
+    "Plan 3.3-3.5: the eight autolytiq/<env>/* secrets exist, and every field the environment's ExternalSecrets (its kustomize overlay) read holds a value, before phase 5 applies anything; placeholder values (REPLACE_ME, the plan's xxxx samples) in smtp, resend and external-apis are replaced from AUTOLYTIQ_SECRET_<SECRET>_<FIELD>, a sandbox's sandboxSecrets (autolytiq.yaml) or a hidden prompt, never echoed.",
   danger: 'mutating',
   params,
   async plan(ctx, p) {
     return [
       `kubectl kustomize ${ctx.env.kustomizeOverlay}: the fields its ExternalSecrets read`,
       ...p.secrets.map((n) => `secretsmanager DescribeSecret + GetSecretValue ${secretId(ctx, n)} (values never printed)`),
-      `secretsmanager PutSecretValue for each provided secret with placeholder fields (values from AUTOLYTIQ_SECRET_<SECRET>_<FIELD> or a hidden prompt)`,
+      `secretsmanager PutSecretValue for each provided secret with placeholder fields (values from AUTOLYTIQ_SECRET_<SECRET>_<FIELD>, sandboxSecrets in autolytiq.yaml or a hidden prompt)`,
     ]
   },
   async check(ctx, p) {
@@ -231,7 +256,7 @@ export const secretsExpected: Step<z.infer<typeof params>> = {
     for (const s of todo) {
       const values = { ...s.values }
       for (const f of s.needs) values[f] = await valueFor(ctx, s, f)
-      for (const f of SECRETS[s.name]!.optional ?? []) if (process.env[envVarFor(s.name, f)]) values[f] = await valueFor(ctx, s, f)
+      for (const f of SECRETS[s.name]!.optional ?? []) if (process.env[envVarFor(s.name, f)] ?? configured(ctx, s, f)) values[f] = await valueFor(ctx, s, f)
       updates.push({ s, values })
     }
     if (updates.length) await requireAccount(ctx)

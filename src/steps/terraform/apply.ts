@@ -1,11 +1,12 @@
 import { hostname, userInfo } from 'node:os'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { ExternalError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
 import { requireAccount } from '../aws/account.js'
-import { isAwsError, httpStatus } from '../aws/util.js'
-import { describePlan, type PlanSummary } from './plan.js'
+import { stateVersion, type PlanBasis } from './basis.js'
+import { adoptUnfinishedCreates, forgetCreates, logCreates } from './orphans.js'
+import { describePlan, forgetSavedPlan, makePlan, type PlanSummary } from './plan.js'
 import { deadApplyReason, inFlightApply, IN_FLIGHT, lockHeld, readTerraformLock, type ApplyInFlight } from './lock.js'
 import { commandLine, planFile, sha256File, terraform } from './tf.js'
 
@@ -13,19 +14,6 @@ const params = z.object({}).strict()
 
 function savedPlan(ctx: Context): PlanSummary | undefined {
   return ctx.state.outputs('terraform.plan') as PlanSummary | undefined
-}
-
-/** The S3 version of the state object now: what `rollback infra --state-version` restores. */
-export async function stateVersion(ctx: Context): Promise<string | undefined> {
-  const { HeadObjectCommand } = await import('@aws-sdk/client-s3')
-  const ts = ctx.env.terraformState
-  try {
-    const head = await (await ctx.clients.aws.s3()).send(new HeadObjectCommand({ Bucket: ts.bucket, Key: ts.key }))
-    return head.VersionId
-  } catch (err) {
-    if (httpStatus(err) === 404 || isAwsError(err, 'NotFound', 'NoSuchKey')) return undefined
-    throw err
-  }
 }
 
 /**
@@ -48,6 +36,7 @@ async function applyFile(ctx: Context, file: string, planSha256: string | undefi
     await terraform(ctx, {
       args: ['apply', '-input=false', '-no-color', '-lock-timeout=120s', file],
       progress: true,
+      onLine: logCreates(ctx),
       timeoutMs: 85 * 60_000,
       onSpawn: (pid) => {
         ctx.state.setOutputs('terraform.apply', { [IN_FLIGHT]: { ...inFlight, terraformPid: pid } })
@@ -109,8 +98,25 @@ export const terraformApply: Step<z.infer<typeof params>> = {
     if (plan.destroy > 0 && ctx.env.production) await ctx.prompt.typed(`${what}, destroying ${plan.destroys.join(', ')}.`, ctx.envName, what)
     else if (!(await ctx.prompt.confirm(`${what}?`, what))) throw new UserError('terraform apply not confirmed; nothing was changed')
     await refuseDeadLock(ctx)
+    // Creates a killed apply left in AWS but not in the state are imported first (./orphans.ts);
+    // the plan is then made again and must be the reviewed one minus what was adopted.
+    let applySha: string | undefined = plan.planSha256
+    const adopted = await adoptUnfinishedCreates(ctx)
+    if (adopted.length) {
+      const again = await makePlan(ctx)
+      const reviewed = new Set((plan.resources ?? []).map((r) => `${r.action} ${r.address}`))
+      const beyond = (again.resources ?? []).filter((r) => !reviewed.has(`${r.action} ${r.address}`))
+      if (beyond.length)
+        throw new UserError(
+          `after adopting ${adopted.join(', ')} (created by a killed apply), terraform plans changes the reviewed plan did not: ${beyond.map((r) => `${r.action} ${r.address}`).join(', ')}`,
+          rePlan(ctx),
+        )
+      applySha = again.planSha256
+      ctx.log(`adopted ${adopted.length} resource(s) a killed apply had created; applying the rest of the reviewed plan: ${describePlan(again)}`)
+    }
+    forgetCreates(ctx)
     try {
-      await applyFile(ctx, file, plan.planSha256)
+      if (!adopted.length || applySha) await applyFile(ctx, file, applySha)
     } catch (err) {
       // After an apply killed midway, a deploy re-plans in terraform.plan's check(); only a run that
       // skips terraform.plan (--from/--only terraform.apply) meets the stale saved plan here.
@@ -118,8 +124,16 @@ export const terraformApply: Step<z.infer<typeof params>> = {
         throw new UserError('the saved plan is stale: the state changed since it was made (another apply, or an interrupted one)', rePlan(ctx))
       throw err
     }
-    rmSync(file, { force: true })
-    return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId: await stateVersion(ctx), [IN_FLIGHT]: null }
+    forgetSavedPlan(ctx)
+    forgetCreates(ctx)
+    const stateVersionId = await stateVersion(ctx)
+    // The state this apply left and the inputs its plan was made from: while both stay as they are,
+    // a deploy resumed later (killed, or stopped at the checklist) need not plan again (./basis.ts).
+    const converged: PlanBasis | null =
+      stateVersionId && plan.basis ? { stateVersionId, inputsDigest: plan.basis.inputsDigest, runId: ctx.runId } : null
+    return { appliedPlanSha256: plan.planSha256, summary: describePlan(plan), stateVersionId, converged, [IN_FLIGHT]: null }
   },
   summary: (out) => (out && typeof out.summary === 'string' ? `applied: ${out.summary}` : undefined),
 }
+
+export { stateVersion } from './basis.js'

@@ -1,7 +1,9 @@
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { z } from 'zod'
+import { writeFileAtomic } from '../../engine/state.js'
 import { ExternalError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
+import { basisHolds, currentBasis, type PlanBasis } from './basis.js'
 import { lockHeld } from './lock.js'
 import { commandLine, planFile, requireTfvars, sha256File, terraform } from './tf.js'
 
@@ -21,6 +23,8 @@ export interface PlanSummary {
   resources?: PlannedChange[]
   /** Root outputs whose value changes. */
   outputs?: string[]
+  /** The state version and inputs the plan was made from (./basis.ts); absent when they cannot be told. */
+  basis?: PlanBasis
 }
 
 export type PlannedAction = 'create' | 'update' | 'replace' | 'delete' | 'read'
@@ -147,9 +151,21 @@ const planArgs = (ctx: Context, tfvars: string): string[] => [
 /** Plans made by check() in this process, so run() does not plan twice in a row (a prod plan takes minutes). */
 const fresh = new Map<string, PlanSummary>()
 
-async function makePlan(ctx: Context): Promise<PlanSummary> {
+/** Beside the saved plan: its summary and basis, so a deploy resumed after a kill reuses it while it still holds. */
+export const planMetaFile = (ctx: Context): string => `${planFile(ctx)}.json`
+
+/** Removes the saved plan and what is known about it (applied, or superseded by "no changes"). */
+export function forgetSavedPlan(ctx: Context): void {
+  rmSync(planFile(ctx), { force: true })
+  rmSync(planMetaFile(ctx), { force: true })
+}
+
+export async function makePlan(ctx: Context): Promise<PlanSummary> {
   const tfvars = requireTfvars(ctx)
   const file = planFile(ctx)
+  // read before terraform reads the state: if the state changes during the plan, the basis no longer holds
+  const before = await currentBasis(ctx)
+  const basis = before ? { ...before, runId: ctx.runId } : undefined
   ctx.log('terraform plan')
   const r = await terraform(ctx, { args: planArgs(ctx, tfvars), okExitCodes: [2], timeoutMs: 20 * 60_000 }).catch(async (err: unknown) => {
     // a killed apply's lock (or someone's running terraform): exit 3 naming it, not a raw terraform error
@@ -158,8 +174,8 @@ async function makePlan(ctx: Context): Promise<PlanSummary> {
   })
   if (r.exitCode === 0) {
     // A plan file from an earlier run must not be applied later by mistake.
-    rmSync(file, { force: true })
-    return { add: 0, change: 0, destroy: 0, changes: false, planFile: file, destroys: [] }
+    forgetSavedPlan(ctx)
+    return { add: 0, change: 0, destroy: 0, changes: false, planFile: file, destroys: [], basis }
   }
   const show = await terraform(ctx, { args: ['show', '-json', '-no-color', file] })
   const json = JSON.parse(show.stdout) as PlanJson
@@ -169,9 +185,45 @@ async function makePlan(ctx: Context): Promise<PlanSummary> {
     changes: true,
     planFile: file,
     planSha256: sha256File(file),
+    basis,
   }
   fresh.set(file, summary)
+  writeFileAtomic(planMetaFile(ctx), JSON.stringify(summary, null, 2) + '\n', 0o600)
   return summary
+}
+
+/**
+ * The saved plan of this deploy, when nothing it was made from has changed (same state version,
+ * same inputs, no run succeeded since): a deploy killed after terraform.plan resumes with it
+ * instead of planning again. terraform apply itself still refuses it if the state moved.
+ */
+function reusablePlan(ctx: Context, now: Awaited<ReturnType<typeof currentBasis>>): PlanSummary | undefined {
+  const file = planFile(ctx)
+  if (!existsSync(file) || !existsSync(planMetaFile(ctx))) return undefined
+  let saved: PlanSummary
+  try {
+    saved = JSON.parse(readFileSync(planMetaFile(ctx), 'utf8')) as PlanSummary
+  } catch {
+    return undefined
+  }
+  if (!saved.changes || saved.planSha256 !== sha256File(file) || !basisHolds(ctx, saved.basis, now)) return undefined
+  return saved
+}
+
+/**
+ * What the last plan or apply of this deploy left converged: terraform.apply's record after it
+ * applied, or terraform.plan's own "no changes". Valid while the state object's version and the
+ * inputs are the ones recorded then (./basis.ts).
+ */
+function converged(ctx: Context, now: Awaited<ReturnType<typeof currentBasis>>): { basis: PlanBasis; what: string } | undefined {
+  const applied = ctx.state.outputs('terraform.apply')?.converged as PlanBasis | undefined
+  const planned = ctx.state.outputs('terraform.plan') as PlanSummary | undefined
+  const candidates: { basis?: PlanBasis; what: string }[] = [
+    { basis: applied, what: 'applied' },
+    { basis: planned && !planned.changes ? planned.basis : undefined, what: 'planned with no changes' },
+  ]
+  for (const c of candidates) if (c.basis && basisHolds(ctx, c.basis, now)) return { basis: c.basis, what: c.what }
+  return undefined
 }
 
 /** Plan 2.3: a saved plan, summarised; "no changes" means there is nothing to apply. */
@@ -187,6 +239,20 @@ export const terraformPlan: Step<z.infer<typeof params>> = {
     return [commandLine(ctx, planArgs(ctx, '<workdir>/terraform.tfvars.json')), commandLine(ctx, ['show', '-json', planFile(ctx)])]
   },
   async check(ctx) {
+    // A resumed deploy (killed, or stopped at the checklist) does not plan every resource again when
+    // nothing a plan reads has changed since this deploy's last plan or apply (./basis.ts).
+    const now = await currentBasis(ctx)
+    const c = converged(ctx, now)
+    if (c)
+      return {
+        status: 'done',
+        detail: `${c.what} earlier in this deploy (run ${c.basis.runId}); state version and inputs unchanged since: not planned again`,
+      }
+    const saved = reusablePlan(ctx, now)
+    if (saved) {
+      fresh.set(saved.planFile, saved)
+      return { status: 'todo', detail: `${describePlanChanges(saved)} (the plan saved by run ${saved.basis?.runId}; state version and inputs unchanged since)` }
+    }
     const s = await makePlan(ctx)
     if (!s.changes) return { status: 'done', detail: 'no changes', outputs: { ...s } }
     return { status: 'todo', detail: describePlanChanges(s) }

@@ -74,6 +74,8 @@ export interface TfRun {
   timeoutMs?: number
   /** Stream lines as progress (apply); off for commands whose stdout is JSON. */
   progress?: boolean
+  /** Every output line, besides progress. */
+  onLine?: (line: string) => void
   onSpawn?: (pid: number) => void
 }
 
@@ -85,7 +87,13 @@ export async function terraform(ctx: Context, run: TfRun): Promise<ExecResult> {
     signal: ctx.signal,
     timeoutMs: run.timeoutMs ?? 10 * 60_000,
     okExitCodes: run.okExitCodes,
-    onLine: run.progress ? (l) => ctx.log(l) : undefined,
+    onLine:
+      run.progress || run.onLine
+        ? (l) => {
+            if (run.progress) ctx.log(l)
+            run.onLine?.(l)
+          }
+        : undefined,
     onSpawn: run.onSpawn,
   })
 }

@@ -1,14 +1,12 @@
-# The sandbox's platform: the same module as staging and prod, with sandbox sizes, applied with the
-# real hashicorp/aws provider against moto. What Terraform cannot make comes from `sandbox up`: the
-# control plane, the PostgreSQL that serves the Aurora cluster on db_port (its RDS data plane gives
-# the master user the password Terraform wrote to autolytiq/<env>/database), the Redis behind the
-# replication group on redis_port, DNS. aws_endpoint, db_port and redis_port reach
-# terraform.tfvars.json through the sandbox's runtime.json (terraformVars).
-#
-# Not yet the sandbox's terraformDir: terraform/environments/sandbox (terraform_data) stays until
-# `sandbox up` stops seeding the same resources (src/sandbox/seed.ts) and the ExternalSecret reads
-# the fields this module writes (no `url` key). test/integration/terraform-sandbox-platform.test.ts
-# applies this root through the CLI's terraform steps.
+# The sandbox's Terraform root (autolytiq.yaml terraformDir): the same platform module as staging
+# and prod, with sandbox sizes, applied with the real hashicorp/aws provider against moto. What
+# Terraform cannot make comes from `sandbox up`: the control plane, the PostgreSQL that serves the
+# Aurora cluster on db_port (its RDS data plane gives the master user the password Terraform wrote
+# to autolytiq/<env>/database), the Redis behind the replication group on redis_port, DNS, and —
+# a moto gap — the ElastiCache replication group itself (src/sandbox/seed.ts). aws_endpoint,
+# db_port and redis_port reach terraform.tfvars.json through the sandbox's runtime.json
+# (terraformVars). test/integration/terraform-sandbox-platform.test.ts applies this root through
+# the CLI's terraform steps; test/e2e/sandbox.test.ts applies it as phase 2 of the go-live.
 module "platform" {
   source = "../../modules/platform"
   providers = {
@@ -42,15 +40,19 @@ module "platform" {
   db_port    = var.db_port
   redis_port = var.redis_port
 
-  # loopback only: the sandbox's "public endpoint" is this machine; CloudWatch Logs kept a week
-  eks_public_access_cidrs = ["127.0.0.1/32"]
-  log_retention_days      = 7
+  eks_public_access_cidrs      = var.eks_public_access_cidrs
+  log_retention_days           = var.log_retention_days
+  github_repository            = var.github_repository
+  ecr_replicate_to_account     = var.ecr_replicate_to_account
+  ecr_replication_from_account = var.ecr_replication_from_account
 
   multi_az            = false
   cross_region_backup = false
   protect_data        = false
 
-  # moto 5.2.1 gaps, one switch per resource (README "Terraform in the sandbox").
+  # moto 5.2.1 gaps, one switch per resource (README "Terraform in the sandbox"). EKS access
+  # entries are not passed either (moto has no CreateAccessEntry): the sandbox API server's
+  # authenticator reads the same eks_access_entries from autolytiq.yaml.
   backup_selection                = false
   eks_addons                      = false
   eks_cluster_ingress             = false

@@ -145,3 +145,48 @@ variable "redis_port" {
   description = "Port of the sandbox Redis behind the replication group."
   type        = number
 }
+
+variable "eks_access_entries" {
+  description = "Declared for autolytiq.yaml's terraformVars; not passed to the module (moto has no EKS access-entry API): the sandbox API server's authenticator reads the same value."
+  type = map(object({
+    principal_arn = string
+    policy        = string
+  }))
+  default = {}
+}
+
+variable "eks_public_access_cidrs" {
+  description = "Loopback only: the sandbox's \"public endpoint\" is this machine."
+  type        = list(string)
+  default     = ["127.0.0.1/32"]
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs and S3 access logs: a week in the sandbox."
+  type        = number
+  default     = 7
+}
+
+variable "github_repository" {
+  description = "The GitHub repository whose CD may assume this environment's role (GitHub OIDC); none in the sandbox."
+  type        = string
+  default     = ""
+}
+
+variable "ecr_replicate_to_account" {
+  description = "ECR replication target account (staging -> prod); none in the sandbox."
+  type        = string
+  default     = ""
+}
+
+variable "ecr_replication_from_account" {
+  description = "The account that replicates release images into this one; none in the sandbox."
+  type        = string
+  default     = ""
+}
+
+variable "ecr_adopt_existing_repositories" {
+  description = "Declared for the keys every environment's terraform.tfvars.json may carry; the sandbox's moto starts empty, there is nothing to adopt."
+  type        = bool
+  default     = false
+}
