@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ECRClient, DescribeRepositoriesCommand, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr'
+import { ACMClient, ListCertificatesCommand } from '@aws-sdk/client-acm'
 import { ListHostedZonesByNameCommand, Route53Client } from '@aws-sdk/client-route-53'
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
@@ -19,13 +19,12 @@ import { createTestPki } from '../harness/tls-certs.js'
 import { redirectHandler, startHttpServer, type TestWebServer } from '../harness/https.js'
 import { deployVerifiableService } from '../helpers/workloads.js'
 import { makeTempDir, removeTempDir } from '../harness/tmp.js'
-import { runCli, REPO } from '../helpers/cli.js'
+import { runCli } from '../helpers/cli.js'
 import { seedOutputs, tempProject, type TempProject } from '../helpers/project.js'
 import { baseEnvironment } from '../fixtures/verify-context.js'
 import { startGateway, type TestGateway } from '../fixtures/gateway.js'
 import { awsProject, suffix, type AwsProject } from './aws-project.js'
 import { envStateSchema, type EnvState } from '../../src/engine/state.js'
-import { loadCatalog } from '../../src/config/catalog.js'
 import { KubeClients } from '../../src/clients/kube.js'
 import { waitForRollouts } from '../../src/k8s/rollout.js'
 
@@ -42,12 +41,11 @@ function readState(home: string, env: string): EnvState {
 describe('moto stops answering, then dies, during deploy', () => {
   let moto: Moto
   let p: AwsProject
-  const repos = loadCatalog(REPO).services.map((s) => s.ecrRepository)
   // 2 s of silence per attempt instead of the default 15 s, so the hang is detected in ~10 s.
   const TIMEOUT_S = 2
   const deploy = (): ReturnType<typeof runCli> =>
     runCli(
-      ['deploy', '--env', 'sandbox', '--only', 'dns.hosted-zone', '--only', 'ecr.repositories', '--yes'],
+      ['deploy', '--env', 'sandbox', '--only', 'dns.hosted-zone', '--only', 'acm.certificate', '--yes'],
       { ...p.cliEnv, AUTOLYTIQ_AWS_TIMEOUT_SECONDS: String(TIMEOUT_S) },
       { timeoutMs: 90_000 },
     )
@@ -63,43 +61,46 @@ describe('moto stops answering, then dies, during deploy', () => {
   })
 
   it('SIGSTOPped mid-step: the step fails within its timeouts naming the endpoint; after SIGCONT a resume completes, nothing created twice', async () => {
-    const ecr = new ECRClient(p.sdk)
+    // acm.certificate is the step that still mutates AWS through the SDK (ECR and the rest are
+    // Terraform's now): stop moto as soon as its certificate was requested, while the step goes on
+    // (validation records, then DescribeCertificate until ISSUED).
+    const acm = new ACMClient(p.sdk)
     const run = deploy()
-    // Stop moto while ecr.repositories is creating: as soon as its first repository exists.
+    const certificates = async () => (await acm.send(new ListCertificatesCommand({}))).CertificateSummaryList ?? []
     let stoppedAt = 0
     for (const t0 = Date.now(); Date.now() - t0 < 60_000;) {
-      const n = (await ecr.send(new DescribeRepositoriesCommand({}))).repositories?.length ?? 0
-      if (n > 0) {
+      if ((await certificates()).length > 0) {
         moto.signal('SIGSTOP')
         stoppedAt = Date.now()
-        // Truly mid-step: the state file says ecr.repositories is running at the moment moto stopped.
-        expect(readState(p.home, 'sandbox').steps['go-live']?.['ecr.repositories']?.status).toBe('running')
+        // Truly mid-step: the state file says acm.certificate is running at the moment moto stopped.
+        expect(readState(p.home, 'sandbox').steps['go-live']?.['acm.certificate']?.status).toBe('running')
         break
       }
       await sleep(10)
     }
-    expect(stoppedAt, 'ecr.repositories never started creating').toBeGreaterThan(0)
+    expect(stoppedAt, 'acm.certificate never requested a certificate').toBeGreaterThan(0)
     const r = await run
     const failedAfterMs = Date.now() - stoppedAt
 
     // Clean failure: exit 1 (a step failed), one message naming the silent endpoint, no stack.
     expect(r.code, r.stderr).toBe(1)
     expect(r.signal).toBeFalsy()
-    expect(r.stderr).toContain(`the AWS endpoint ${moto.endpoint} did not answer ecr.`)
+    expect(r.stderr).toMatch(new RegExp(`the AWS endpoint ${esc(moto.endpoint)} did not answer (acm|route53)\\.`))
     expect(r.stderr).toContain(`no response within ${TIMEOUT_S} s, 4 attempts`)
-    expect(r.stderr).toMatch(/ecr\.repositories/)
+    expect(r.stderr).toMatch(/acm\.certificate/)
     expect(r.stderr).not.toMatch(STACK)
     expect(r.stderr).not.toContain('@smithy')
-    expect(r.stdout).toMatch(new RegExp(`FAILED at ecr\\.repositories: the AWS endpoint ${esc(moto.endpoint)} did not answer ecr\\.\\w+ `))
+    expect(r.stdout).toMatch(new RegExp(`FAILED at acm\\.certificate: the AWS endpoint ${esc(moto.endpoint)} did not answer (acm|route53)\\.\\w+ `))
     expect(r.stdout).toContain('Safe to re-run')
-    // Within the SDK's attempts (4 × 2 s plus back-off), not the step's 30-minute limit.
-    expect(failedAfterMs).toBeLessThan(25_000)
+    // Within the step's next poll (at most 15 s away) and the SDK's attempts (4 × 2 s plus back-off),
+    // not the step's 30-minute limit.
+    expect(failedAfterMs).toBeLessThan(40_000)
 
     // The state file is valid and says where it stopped: not `running` forever.
     const st = readState(p.home, 'sandbox')
     const steps = st.steps['go-live']!
     expect(steps['dns.hosted-zone']!.status).toBe('done')
-    expect(steps['ecr.repositories']).toMatchObject({ status: 'failed', error: expect.stringContaining(moto.endpoint) })
+    expect(steps['acm.certificate']).toMatchObject({ status: 'failed', error: expect.stringContaining(moto.endpoint) })
     expect(st.runs.at(-1)).toMatchObject({ result: 'failed', endedAt: expect.any(String) })
     const status = await runCli(['status', '--env', 'sandbox', '--json'], p.cliEnv)
     expect(status.code, status.stderr).toBe(0)
@@ -111,18 +112,14 @@ describe('moto stops answering, then dies, during deploy', () => {
     expect(resumed.stderr).toContain('dns.hosted-zone')
     expect(resumed.stderr).toMatch(/dns\.hosted-zone: .* — already done/)
     const after = readState(p.home, 'sandbox').steps['go-live']!
-    expect(after['ecr.repositories']).toMatchObject({ status: 'done' })
-    expect(after['ecr.repositories']!.attempts).toBe(2)
+    expect(after['acm.certificate']).toMatchObject({ status: 'done' })
+    expect(after['acm.certificate']!.attempts).toBe(2)
 
-    // Nothing twice: one hosted zone for the domain, exactly the catalog's repositories, each complete.
+    // Nothing twice: one hosted zone for the domain, one certificate (the resume reused the one requested before the stop).
     const zones = await new Route53Client(p.sdk).send(new ListHostedZonesByNameCommand({ DNSName: p.domain }))
     expect((zones.HostedZones ?? []).filter((z) => z.Name === `${p.domain}.`)).toHaveLength(1)
-    const listed = (await ecr.send(new DescribeRepositoriesCommand({}))).repositories ?? []
-    expect(listed.map((x) => x.repositoryName).sort()).toEqual([...repos].sort())
-    for (const name of repos) {
-      expect(listed.find((x) => x.repositoryName === name)?.imageScanningConfiguration?.scanOnPush).toBe(true)
-      await expect(ecr.send(new GetLifecyclePolicyCommand({ repositoryName: name }))).resolves.toMatchObject({ repositoryName: name })
-    }
+    expect((await certificates()).filter((c) => c.DomainName === p.apiDomain)).toHaveLength(1)
+    acm.destroy()
   })
 
   it('killed (connection refused): exit 1 naming the endpoint and ECONNREFUSED, no stack, state valid with the step failed', async () => {
