@@ -109,7 +109,7 @@ export async function startSandbox(o: SandboxOptions): Promise<RunningSandbox> {
     const [moto, cluster, postgres, redis, alerting, eso] = await Promise.all([
       timed('moto (AWS APIs)', async () => {
         // the AWS-managed IAM policies the platform module's EKS and backup roles attach
-        const m = await startMoto({ iamManagedPolicies: true })
+        const m = await startMoto({ iamManagedPolicies: true, logDir })
         stops.push({ name: 'moto', stop: m.stop })
         components.push({ name: 'moto', port: m.port, url: m.endpoint })
         // autolytiq reaches moto through the Route 53 checking layer, so a change batch real

@@ -54,10 +54,16 @@ export interface MotoOptions {
    * modules (the sandbox) asks for it.
    */
   iamManagedPolicies?: boolean
+  /**
+   * Where moto's request log (one line per request with its status) goes. The sandbox keeps it in
+   * its logs folder, so a failed apply can be traced to the requests moto saw; without it, a
+   * temporary folder removed on stop.
+   */
+  logDir?: string
 }
 
 export async function startMoto(opts: MotoOptions = {}): Promise<Moto> {
-  const dir = makeTempDir('moto')
+  const dir = opts.logDir ?? makeTempDir('moto')
   const port = await freePort()
   const endpoint = `http://127.0.0.1:${port}`
   const proc = spawnProcess({
@@ -70,7 +76,7 @@ export async function startMoto(opts: MotoOptions = {}): Promise<Moto> {
   })
   const stop = async () => {
     await proc.stop()
-    removeTempDir(dir)
+    if (!opts.logDir) removeTempDir(dir)
   }
   try {
     // python + moto imports take a few seconds on a cold cache
