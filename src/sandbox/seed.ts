@@ -1,4 +1,9 @@
-import { CreateReplicationGroupCommand, DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache'
+import {
+  CreateReplicationGroupCommand,
+  DescribeReplicationGroupsCommand,
+  ElastiCacheClient,
+  type CreateReplicationGroupCommandInput,
+} from '@aws-sdk/client-elasticache'
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { AwsTestConfig } from './components/moto.js'
 
@@ -22,6 +27,24 @@ export interface RedisGroupInput {
   redis: { port: number; password: string }
 }
 
+/** The group as the cache module would make it (two nodes, failover, TLS, AUTH), on the sandbox Redis's port. */
+export function redisGroupRequest(name: string, redis: { port: number; password: string }, description: string): CreateReplicationGroupCommandInput {
+  return {
+    ReplicationGroupId: name,
+    ReplicationGroupDescription: description,
+    Engine: 'redis',
+    EngineVersion: '7.0',
+    CacheNodeType: 'cache.t3.micro',
+    NumCacheClusters: 2,
+    AutomaticFailoverEnabled: true,
+    TransitEncryptionEnabled: true,
+    AtRestEncryptionEnabled: true,
+    AuthToken: redis.password,
+    SnapshotRetentionLimit: 1,
+    Port: redis.port,
+  }
+}
+
 export const redisGroupSecretId = (envName: string): string => `sandbox/elasticache/autolytiq-${envName}`
 
 /** Returns the group's primary and reader endpoints: the names the sandbox DNS and the Redis certificate must carry. */
@@ -38,20 +61,9 @@ export async function seedRedisGroup(i: RedisGroupInput, log: (m: string) => voi
       if ((err as { name?: string }).name !== 'ReplicationGroupNotFoundFault') throw err
       group = (
         await ec.send(
-          new CreateReplicationGroupCommand({
-            ReplicationGroupId: name,
-            ReplicationGroupDescription: 'autolytiq sandbox Redis (created by sandbox up: moto cannot serve terraform/modules/cache)',
-            Engine: 'redis',
-            EngineVersion: '7.0',
-            CacheNodeType: 'cache.t3.micro',
-            NumCacheClusters: 2,
-            AutomaticFailoverEnabled: true,
-            TransitEncryptionEnabled: true,
-            AtRestEncryptionEnabled: true,
-            AuthToken: i.redis.password,
-            SnapshotRetentionLimit: 1,
-            Port: i.redis.port,
-          }),
+          new CreateReplicationGroupCommand(
+            redisGroupRequest(name, i.redis, 'autolytiq sandbox Redis (created by sandbox up: moto cannot serve terraform/modules/cache)'),
+          ),
         )
       ).ReplicationGroup
     }

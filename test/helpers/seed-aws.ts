@@ -5,6 +5,7 @@ import { CreateDBClusterCommand, DescribeDBClustersCommand, RDSClient } from '@a
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { SECRETS, secretFields } from '../../src/steps/aws/secrets.js'
 import type { AwsTestConfig } from '../../src/sandbox/components/moto.js'
+import { redisGroupRequest } from '../../src/sandbox/seed.js'
 
 /**
  * For tests that only need the AWS objects of a sandbox, not the apply that makes them: the EKS
@@ -114,23 +115,7 @@ export async function seedAws(i: SeedInput, log: (m: string) => void): Promise<{
       ),
       ensure(
         () => ec.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: name })),
-        () =>
-          ec.send(
-            new CreateReplicationGroupCommand({
-              ReplicationGroupId: name,
-              ReplicationGroupDescription: 'autolytiq sandbox Redis',
-              Engine: 'redis',
-              EngineVersion: '7.0',
-              CacheNodeType: 'cache.t3.micro',
-              NumCacheClusters: 2,
-              AutomaticFailoverEnabled: true,
-              TransitEncryptionEnabled: true,
-              AtRestEncryptionEnabled: true,
-              AuthToken: i.redis.password,
-              SnapshotRetentionLimit: 1,
-              Port: i.redis.port,
-            }),
-          ),
+        () => ec.send(new CreateReplicationGroupCommand(redisGroupRequest(name, i.redis, 'autolytiq sandbox Redis'))),
         'ReplicationGroupNotFoundFault',
       ),
     ])
