@@ -22,6 +22,7 @@ export interface PollOptions<T> {
   /** What is awaited, for progress lines and the timeout message: 'certificate ISSUED'. */
   what: string
   timeoutMs: number
+  /** The longest pause between probes; the first pauses are shorter (1 s, doubling up to this). */
   intervalMs: number
   /** One read-only probe: `done` ends the wait with `value`; `progress` is shown while waiting. */
   probe: () => Promise<{ done: boolean; value?: T; progress: string }>
@@ -31,10 +32,13 @@ export interface PollOptions<T> {
 
 /**
  * Polls with a deadline, reporting progress through ctx.log; stops at once on Ctrl-C (ctx.signal).
- * Used where AWS offers no event to watch (ACM validation, cluster status).
+ * Used where AWS offers no event to watch (ACM validation, cluster status). The pauses start at
+ * 1 s and double up to intervalMs: what is ready in seconds (a certificate DNS validates at once,
+ * a table just created) is seen in seconds, and a long wait still costs one call per interval.
  */
 export async function pollUntil<T>(ctx: Context, opts: PollOptions<T>): Promise<T> {
   const started = Date.now()
+  let pause = Math.min(1000, opts.intervalMs)
   let last = ''
   for (;;) {
     const r = await opts.probe()
@@ -43,7 +47,8 @@ export async function pollUntil<T>(ctx: Context, opts: PollOptions<T>): Promise<
     const elapsed = Date.now() - started
     if (elapsed >= opts.timeoutMs) throw new StepFailedError(`still waiting for ${opts.what} after ${Math.round(elapsed / 1000)} s (${last})`, opts.next)
     ctx.log(`waiting for ${opts.what}: ${last} (${Math.round(elapsed / 1000)} s of ${Math.round(opts.timeoutMs / 1000)} s)`)
-    await sleep(Math.min(opts.intervalMs, opts.timeoutMs - elapsed), ctx.signal)
+    await sleep(Math.min(pause, opts.timeoutMs - elapsed), ctx.signal)
+    pause = Math.min(pause * 2, opts.intervalMs)
   }
 }
 
