@@ -63,6 +63,11 @@ export const environmentSchema = z
       .object({ source: z.enum(['build', 'ci']).default('build') })
       .strict()
       .default({ source: 'build' }),
+    /**
+     * This environment's values for single step parameters, over the runbook's `with:` (by step
+     * id, validated with the step): `{ load.baseline: { durationSeconds: 30 } }`.
+     */
+    stepParams: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     /** How long images.verify waits for CI to publish the release (the sandbox runs its own CI publisher). */
     imagesWaitSeconds: z.number().int().min(0).max(7200).optional(),
     /** Extra CA bundle for the API's TLS (the sandbox's local CA). */

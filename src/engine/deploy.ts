@@ -18,7 +18,10 @@ export interface DeployOptions extends Selection {
 /** `autolytiq deploy`: the go-live runbook (or another) for one environment. The command tells the team (notify) with the returned context. */
 export async function deploy(opts: DeployOptions): Promise<{ report: RunReport; exitCode: number; ctx: Context }> {
   const { ctx, lock } = await buildContext({ env: opts.env, dryRun: opts.dryRun, yes: opts.yes })
-  const runbook = loadRunbook(ctx.root, opts.runbook ?? 'go-live', stepRegistry())
+  const runbook = loadRunbook(ctx.root, opts.runbook ?? 'go-live', stepRegistry(), {
+    source: `autolytiq.yaml environments.${ctx.envName}.stepParams`,
+    params: ctx.env.stepParams,
+  })
   const steps = selectSteps(runbook, opts)
   const report = await runRunbook(ctx, { command: 'deploy', runbook, steps, lock, json: opts.json, onFailure: opts.autoRollback ? opts.onFailure : undefined })
   return { report, exitCode: reportExitCode(report), ctx }

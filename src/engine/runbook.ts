@@ -64,8 +64,20 @@ export function runbookFiles(root: string): string[] {
     .map((f) => f.replace(/\.yaml$/, ''))
 }
 
-/** Loads a runbook and validates every `uses:` and its parameters against the step registry. */
-export function loadRunbook(root: string, name: string, registry: Map<string, AnyStep>): Runbook {
+/** An environment's own values for steps' parameters (autolytiq.yaml `stepParams`), over the runbook's `with:`. */
+export interface ParamOverrides {
+  /** Where they come from, for error messages: `autolytiq.yaml environments.sandbox.stepParams`. */
+  source: string
+  params: Record<string, Record<string, unknown>>
+}
+
+/**
+ * Loads a runbook and validates every `uses:` and its parameters against the step registry. An
+ * environment's overrides replace single parameters of a step (by step id) and are validated with
+ * it; an override for a step this runbook does not use is left for the runbook that does, one for
+ * no known step is an error.
+ */
+export function loadRunbook(root: string, name: string, registry: Map<string, AnyStep>, overrides?: ParamOverrides): Runbook {
   const available = runbookFiles(root)
   if (!available.includes(name)) throw new UserError(`unknown runbook "${name}"`, `available: ${available.join(', ')}`)
   const file = join(root, 'runbooks', `${name}.yaml`)
@@ -78,10 +90,18 @@ export function loadRunbook(root: string, name: string, registry: Map<string, An
       if (seen.has(id)) throw new UserError(`runbook ${file}: step id "${id}" appears twice`, 'give the second one its own `id:`')
       seen.add(id)
       const impl = registry.get(ref.uses)
-      const params = impl ? validate(ref.with, impl.params, `runbook ${file}: parameters of step "${id}" (with:)`) : ref.with
+      const own = overrides?.params[id]
+      const where = own ? `runbook ${file} with ${overrides!.source}.${id}: parameters of step "${id}"` : `runbook ${file}: parameters of step "${id}" (with:)`
+      const params = impl ? validate({ ...ref.with, ...own }, impl.params, where) : ref.with
       steps.push({ id, uses: ref.uses, params, confirm: ref.confirm, phase: { id: ph.id, number: ph.number, title: ph.title }, impl })
     }
   }
+  const unknown = Object.keys(overrides?.params ?? {}).filter((id) => !seen.has(id) && !registry.has(id))
+  if (unknown.length)
+    throw new UserError(
+      `${overrides!.source}: no step ${unknown.map((u) => `"${u}"`).join(', ')}`,
+      `use a step id of runbooks/${name}.yaml (\`autolytiq runbook show ${name}\`): ${[...seen].slice(0, 6).join(', ')}, ...`,
+    )
   return { name: data.name, title: data.title, description: data.description, file, phases: data.phases.map(({ steps: _s, ...p }) => p), steps }
 }
 

@@ -54,6 +54,15 @@ const home = tempHome('autolytiq-e2e-')
 const env = { AUTOLYTIQ_HOME: home.home, AUTOLYTIQ_SKIP_BUILD: undefined, TF_CLI_CONFIG_FILE: join(home.home, 'terraformrc') }
 const cli = (args: string[], timeoutMs = 600_000): Promise<CliResult> => runCli(args, env, { timeoutMs })
 const timings: Record<string, number> = {}
+/** Where a run's time went: its slowest steps (s), for the README's figures of a resume and a re-run. */
+const profiles: Record<string, string> = {}
+const profile = (name: string, d: DeployJson): void => {
+  profiles[name] = [...d.steps]
+    .sort((a, b) => (b.durationMs ?? 0) - (a.durationMs ?? 0))
+    .slice(0, 8)
+    .map((s) => `${s.id} ${((s.durationMs ?? 0) / 1000).toFixed(1)}`)
+    .join(', ')
+}
 const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
   const t0 = Date.now()
   try {
@@ -142,6 +151,7 @@ describe('sandbox end to end', () => {
     await runCli(['sandbox', 'down'], env, { timeoutMs: 120_000 })
     home.cleanup()
     console.log(`e2e timings (s): ${JSON.stringify(timings)}`)
+    console.log(`e2e slowest steps (s): ${JSON.stringify(profiles, null, 1)}`)
   }, 180_000)
 
   test('sandbox up starts every component; a second up changes nothing', async () => {
@@ -189,6 +199,7 @@ describe('sandbox end to end', () => {
     const r = await timed('deploy (resume after the checklist)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json'], 1_200_000))
     expect(r.code, explain(r)).toBe(0)
     const d = json<DeployJson>(r)
+    profile('deploy (resume after the checklist)', d)
     expect(d.result).toBe('succeeded')
     expect(d.steps.find((s) => s.id === 'release.tag')?.outcome).toMatch(/changed|unchanged/)
 
@@ -212,6 +223,7 @@ describe('sandbox end to end', () => {
     const r = await timed('deploy (re-run)', () => cli(['deploy', '--env', 'sandbox', '--yes', '--json']))
     expect(r.code, explain(r)).toBe(0)
     const d = json<DeployJson>(r)
+    profile('deploy (re-run)', d)
     expect(d.changed).toBe(0)
     expect(d.steps.filter((s) => s.outcome === 'changed')).toEqual([])
     // the audit log records every mutating action (step.run): a run that changes nothing adds none

@@ -29,3 +29,30 @@ describe('go-live runbook', () => {
     expect(md).toMatch(/\| 1\.1 \| `preflight\.tools` \| Plan 1\.2: terraform >= 1\.5/)
   })
 })
+
+describe("an environment's stepParams over the runbook's with:", () => {
+  const source = 'autolytiq.yaml environments.sandbox.stepParams'
+  const load = (params: Record<string, Record<string, unknown>>) => loadRunbook(REPO, 'go-live', stepRegistry(), { source, params })
+  const paramsOf = (rb: ReturnType<typeof load>, id: string) => rb.steps.find((s) => s.id === id)!.params as Record<string, unknown>
+
+  it('replaces single parameters of that step only; the rest keep the runbook’s values and the step’s defaults', () => {
+    const plain = loadRunbook(REPO, 'go-live', stepRegistry())
+    const rb = load({ 'load.baseline': { durationSeconds: 30 } })
+    expect(paramsOf(plain, 'load.baseline')).toMatchObject({ durationSeconds: 60, connections: 10 })
+    expect(paramsOf(rb, 'load.baseline')).toEqual({ ...paramsOf(plain, 'load.baseline'), durationSeconds: 30 })
+    expect(paramsOf(rb, 'acm.certificate')).toEqual(paramsOf(plain, 'acm.certificate'))
+  })
+
+  it('a value the step refuses names the step, the parameter and where it was set', () => {
+    expect(() => load({ 'load.baseline': { durationSeconds: 0 } })).toThrow(
+      /runbook .*go-live\.yaml with autolytiq\.yaml environments\.sandbox\.stepParams\.load\.baseline: parameters of step "load\.baseline" is invalid:\n {2}at durationSeconds: /,
+    )
+    expect(() => load({ 'load.baseline': { duration: 30 } })).toThrow(/Unrecognized key\(s\) in object: 'duration'/)
+  })
+
+  it('a step no runbook knows is an error naming it; one another runbook uses is left for that runbook', () => {
+    expect(() => load({ 'load.baselne': { durationSeconds: 30 } })).toThrow(`${source}: no step "load.baselne"`)
+    const db = loadRunbook(REPO, 'rollback-database', stepRegistry(), { source, params: { 'load.baseline': { durationSeconds: 30 } } })
+    expect(db.steps.length).toBeGreaterThan(0)
+  })
+})
