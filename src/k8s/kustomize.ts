@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { stringify } from 'yaml'
 import { UserError } from '../engine/errors.js'
 import type { Exec } from '../clients/exec.js'
@@ -64,6 +64,40 @@ export async function kustomizeBuild(exec: Exec, opts: BuildOptions): Promise<{ 
   const dir = isAbsolute(opts.dir) ? opts.dir : resolve(opts.root, opts.dir)
   if (!existsSync(join(dir, 'kustomization.yaml')))
     throw new UserError(`no kustomization.yaml in ${dir}`, 'check kustomizeOverlay in autolytiq.yaml (e.g. k8s/overlays/prod)')
+  // The phase 5 and 7 steps build the same overlay with the same values several times per run
+  // (each check() and run()): one kubectl process and YAML parse per distinct build and manifest
+  // tree. Callers get their own copy, so one that edits its objects never changes another's.
+  const key = buildKey(dir, opts)
+  const hit = key ? built.get(key) : undefined
+  if (hit) return { objects: structuredClone(hit.objects), yaml: hit.yaml }
+  const result = await kustomizeRun(exec, dir, opts)
+  if (key) built.set(key, { objects: structuredClone(result.objects), yaml: result.yaml })
+  return result
+}
+
+const built = new Map<string, { objects: KubeObject[]; yaml: string }>()
+
+/**
+ * What a build depends on: the layered values and the manifest tree it reads (every file under
+ * the project folder the overlay lives in, e.g. k8s/: size and modification time). Undefined (no
+ * reuse) for an overlay outside the project.
+ */
+function buildKey(dir: string, opts: BuildOptions): string | undefined {
+  const rel = relative(opts.root, dir)
+  if (!rel || rel.startsWith('..') || isAbsolute(rel)) return undefined
+  const tree = join(opts.root, rel.split(sep)[0]!)
+  const files: string[] = []
+  for (const entry of readdirSync(tree, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    // parentPath from Node 20.12; `path` before it (engines: >=20.5)
+    const path = join((entry as { parentPath?: string }).parentPath ?? (entry as unknown as { path: string }).path, entry.name)
+    const st = statSync(path)
+    files.push(`${relative(tree, path)}:${st.size}:${st.mtimeMs}`)
+  }
+  return JSON.stringify([dir, opts.namespace, opts.images, opts.patches, files.sort()])
+}
+
+async function kustomizeRun(exec: Exec, dir: string, opts: BuildOptions): Promise<{ objects: KubeObject[]; yaml: string }> {
   const tmp = mkdtempSync(join(tmpdir(), 'autolytiq-kustomize-'))
   try {
     // kustomize refuses absolute resource paths; a relative one to a directory is allowed.
