@@ -1,16 +1,18 @@
 import { defineConfig } from 'vitest/config'
 
-// Files that start a whole sandbox of their own or need only moto and the real terraform: the
-// `isolated` project. test/run-all.sh runs it in a second vitest process beside the others, with its
-// own moto (test/setup/global-setup-moto.ts). Two processes rather than two workers: vitest 3 reads
-// maxWorkers from the root configuration only, and the shared harness hands its endpoints to workers
-// through process.env, which two global setups in one process would overwrite. These six files are
-// about half of the suite's time (kill matrix ~450 s, end to end ~230 s, the three Terraform
-// applies ~130 s each), so the two processes take about the same time.
+// Files that start a whole sandbox of their own or need only moto and the real terraform, in two
+// groups: the kill matrix (and the SIGKILL during `terraform apply`), and the rest. test/run-all.sh
+// runs each group in a vitest process of its own beside the unit+integration one, each group with
+// its own moto (test/setup/global-setup-moto.ts). Processes rather than workers: vitest 3 reads
+// maxWorkers from the root configuration only, and the shared harness hands its endpoints to
+// workers through process.env, which two global setups in one process would overwrite. The kill
+// matrix alone is ~16 min; the end-to-end test, the two other Terraform applies and the unit tests
+// are about as long; the shared-harness integration files are the third process.
+export const KILL = ['test/e2e/kill-matrix.test.ts', 'test/integration/terraform-kill-apply.test.ts']
 export const ISOLATED = [
-  'test/e2e/**/*.test.ts',
+  'test/e2e/sandbox.test.ts',
+  'test/e2e/newcomer-pty.test.ts',
   'test/integration/terraform-sandbox-platform.test.ts',
-  'test/integration/terraform-kill-apply.test.ts',
   'test/integration/rollback-infra-modules.test.ts',
 ]
 
@@ -32,7 +34,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: ISOLATED,
+          exclude: [...ISOLATED, ...KILL],
           globalSetup: ['test/setup/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
@@ -42,6 +44,15 @@ export default defineConfig({
         test: {
           name: 'isolated',
           include: ISOLATED,
+          globalSetup: ['test/setup/global-setup-moto.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: 'kill',
+          include: KILL,
           globalSetup: ['test/setup/global-setup-moto.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,

@@ -38,22 +38,27 @@ if [ "$#" -gt 0 ]; then
   exit 0
 fi
 
-# Two vitest processes side by side (vitest.config.ts says why two processes, not two workers): the
-# `isolated` files (each starts its own sandbox, or needs only moto and terraform) beside the unit
-# and shared-harness files. Each line of the isolated run is prefixed so the interleaved log reads;
-# a failure in either fails the run, and both always finish so every failure is reported.
-say "tests (two processes: unit+integration | isolated)"
-npx vitest run --project isolated > >(sed -u 's/^/[isolated] /') 2>&1 &
-isolated=$!
-trap 'kill "$isolated" 2>/dev/null || true' EXIT
+# Three vitest processes side by side (vitest.config.ts says why processes, not workers): the kill
+# matrix; the unit tests and the other `isolated` files (each starts its own sandbox, or needs only
+# moto and terraform); and the shared-harness integration files. Each line of the first two is
+# prefixed so the interleaved log reads; a failure in any fails the run, and all always finish so
+# every failure is reported.
+say "tests (three processes: kill | unit+isolated | integration)"
+npx vitest run --project kill > >(sed -u 's/^/[kill] /') 2>&1 &
+kill_pid=$!
+npx vitest run --project unit --project isolated > >(sed -u 's/^/[isolated] /') 2>&1 &
+isolated_pid=$!
+trap 'kill "$kill_pid" "$isolated_pid" 2>/dev/null || true' EXIT
 set +e
-npx vitest run --project unit --project integration
+npx vitest run --project integration
 shared_rc=$?
-wait "$isolated"
+wait "$isolated_pid"
 isolated_rc=$?
+wait "$kill_pid"
+kill_rc=$?
 set -e
-if [ "$shared_rc" -ne 0 ] || [ "$isolated_rc" -ne 0 ]; then
-  say "tests failed (unit+integration exit $shared_rc, isolated exit $isolated_rc)"
+if [ "$shared_rc" -ne 0 ] || [ "$isolated_rc" -ne 0 ] || [ "$kill_rc" -ne 0 ]; then
+  say "tests failed (integration exit $shared_rc, unit+isolated exit $isolated_rc, kill exit $kill_rc)"
   exit 1
 fi
 say "all tests passed"
