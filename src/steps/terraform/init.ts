@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { ExternalError, StepFailedError, UserError } from '../../engine/errors.js'
 import type { Context, Step } from '../../engine/types.js'
-import { inputsDigest, sameDeploy } from './basis.js'
+import { inputsDigest } from './basis.js'
 import { backendArgs, backendSettings, commandLine, configDir, dataDir, terraform } from './tf.js'
 
 const params = z.object({}).strict()
@@ -94,10 +94,14 @@ interface Installed {
   by: 'terraform init' | 'terraform validate'
 }
 
-/** Init was proved complete earlier in this deploy and nothing it installed or read changed since. */
+/**
+ * Init was proved complete before (in this deploy or an earlier one) and nothing it installed or
+ * read changed since. Unlike the plan (./basis.ts), this needs no new proof per deploy: what init
+ * depends on is all in the digest, and the plan that follows loads the same providers anyway.
+ */
 function installedBefore(ctx: Context): Installed | undefined {
   const v = ctx.state.outputs('terraform.init')?.installed as Installed | undefined
-  if (!v?.digest || !v.runId || !sameDeploy(ctx, v.runId)) return undefined
+  if (!v?.digest || !v.runId) return undefined
   return installedDigest(ctx) === v.digest ? v : undefined
 }
 
@@ -125,11 +129,10 @@ export const terraformInit: Step<z.infer<typeof params>> = {
     if (drift === undefined) return { status: 'todo', detail: 'not initialised yet' }
     if (drift.length) return { status: 'drift', detail: `backend changed: ${drift.join('; ')}` }
     const backend = `backend s3://${ctx.env.terraformState.bucket}/${ctx.env.terraformState.key}`
-    // A resumed deploy does not start the provider (validate loads its whole schema: 5-25 s on two
-    // cores) when init was proved complete in this deploy and nothing it installed or read changed.
+    // No provider start (validate loads its whole schema: 5-25 s on two cores) when init was
+    // proved complete before and nothing it installed or read changed since.
     const before = installedBefore(ctx)
-    if (before)
-      return { status: 'done', detail: `${backend}; ${before.by} succeeded earlier in this deploy (run ${before.runId}), nothing installed changed since` }
+    if (before) return { status: 'done', detail: `${backend}; ${before.by} succeeded in run ${before.runId}, nothing installed changed since` }
     const v = await validate(ctx)
     if (!v.valid) return { status: 'todo', detail: `terraform validate: ${v.problems.join('; ') || 'not valid'}` }
     return { status: 'done', detail: backend, outputs: { dataDir: dataDir(ctx), installed: installedNow(ctx, 'terraform validate') } }
