@@ -1,19 +1,21 @@
 import { defineConfig } from 'vitest/config'
 
 // Files that start a whole sandbox of their own or need only moto and the real terraform, in two
-// groups: the kill matrix (and the SIGKILL during `terraform apply`), and the rest. test/run-all.sh
-// runs each group in a vitest process of its own beside the unit+integration one, each group with
-// its own moto (test/setup/global-setup-moto.ts). Processes rather than workers: vitest 3 reads
-// maxWorkers from the root configuration only, and the shared harness hands its endpoints to
-// workers through process.env, which two global setups in one process would overwrite. The kill
-// matrix alone is ~16 min; the end-to-end test, the two other Terraform applies and the unit tests
-// are about as long; the shared-harness integration files are the third process.
+// groups: `kill` (the kill matrix, and the SIGKILL during `terraform apply`) and `isolated` (the
+// rest). test/run-all.sh runs three vitest processes side by side: kill; unit + isolated; the
+// shared-harness integration files. Each process with an isolated group starts its own moto
+// (test/setup/global-setup-moto.ts). Processes rather than workers: vitest 3 reads maxWorkers from
+// the root configuration only, and the shared harness hands its endpoints to workers through
+// process.env, which two global setups in one process would overwrite. On 2 cores the three take
+// about as long each (~26-28 min, the CPU fully used: session 7's clean-clone run).
 export const KILL = ['test/e2e/kill-matrix.test.ts', 'test/integration/terraform-kill-apply.test.ts']
 export const ISOLATED = [
   'test/e2e/sandbox.test.ts',
   'test/e2e/newcomer-pty.test.ts',
   'test/integration/terraform-sandbox-platform.test.ts',
   'test/integration/rollback-infra-modules.test.ts',
+  // needs only moto: here it evens out the processes (the shared-harness one is the longest)
+  'test/integration/terraform-sandbox.test.ts',
 ]
 
 // Two layers (STYLE.md "tests in layers"): fast unit tests of pure logic and the CLI entry point,
