@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config'
 // (test/setup/global-setup-moto.ts). Processes rather than workers: vitest 3 reads maxWorkers from
 // the root configuration only, and the shared harness hands its endpoints to workers through
 // process.env, which two global setups in one process would overwrite. On 2 cores the three take
-// about as long each (~26-28 min, the CPU fully used: session 7's clean-clone run).
+// about as long each (20-27 min in session 7's clean-clone runs, the CPU 80-100 % used).
 export const KILL = ['test/e2e/kill-matrix.test.ts', 'test/integration/terraform-kill-apply.test.ts']
 export const ISOLATED = [
   'test/e2e/sandbox.test.ts',
