@@ -81,43 +81,36 @@ export async function startAutoscaler(
     const min = hpa.spec?.minReplicas ?? 1
     const max = hpa.spec?.maxReplicas ?? min
     const replicas = deployment.spec?.replicas ?? 1
+    // What the HPA controller writes: replica counts, metrics and conditions.
+    const writeStatus = (status: Record<string, unknown>) =>
+      hpaApi.patchNamespacedHorizontalPodAutoscalerStatus({ name, namespace, body: { status } }, mergePatch)
+    // Its conditions when it cannot scale: it got the scale, but ScalingActive is False, and why.
+    const notScaling = (reason: string, message: string): Record<string, unknown>[] => {
+      const t = new Date()
+      return [
+        {
+          type: 'AbleToScale',
+          status: 'True',
+          reason: 'SucceededGetScale',
+          message: "the HPA controller was able to get the target's current scale",
+          lastTransitionTime: t,
+        },
+        { type: 'ScalingActive', status: 'False', reason, message, lastTransitionTime: t },
+      ]
+    }
+    const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')
+
     if (replicas === 0 && min !== 0) {
       // As the real controller (kubernetes pkg/controller/podautoscaler/horizontal.go): a target
       // scaled to zero is left at zero, with ScalingActive False / ScalingDisabled. Scaling it back
       // to minReplicas would undo a database rollback's scale-down while the restore runs.
-      const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')
       if (active?.reason === 'ScalingDisabled') return
-      const t = new Date()
-      await hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
-        {
-          name,
-          namespace,
-          body: {
-            status: {
-              currentReplicas: 0,
-              desiredReplicas: 0,
-              currentMetrics: null,
-              conditions: [
-                {
-                  type: 'AbleToScale',
-                  status: 'True',
-                  reason: 'SucceededGetScale',
-                  message: "the HPA controller was able to get the target's current scale",
-                  lastTransitionTime: t,
-                },
-                {
-                  type: 'ScalingActive',
-                  status: 'False',
-                  reason: 'ScalingDisabled',
-                  message: 'scaling is disabled since the replica count of the target is zero',
-                  lastTransitionTime: t,
-                },
-              ],
-            },
-          },
-        },
-        mergePatch,
-      )
+      await writeStatus({
+        currentReplicas: 0,
+        desiredReplicas: 0,
+        currentMetrics: null,
+        conditions: notScaling('ScalingDisabled', 'scaling is disabled since the replica count of the target is zero'),
+      })
       return
     }
     const desired = Math.min(max, Math.max(min, replicas))
@@ -126,30 +119,12 @@ export async function startAutoscaler(
       opts.log(`autoscaler: ${target.name} ${replicas} -> ${desired} replicas (HPA bounds ${min}-${max})`)
     }
 
-    // What the HPA controller writes: replica counts, then the metrics and conditions of this round.
     const patchStatus = (status: Record<string, unknown>) =>
-      hpaApi.patchNamespacedHorizontalPodAutoscalerStatus(
-        { name, namespace, body: { status: { currentReplicas: deployment.status?.replicas ?? replicas, desiredReplicas: desired, ...status } } },
-        mergePatch,
-      )
+      writeStatus({ currentReplicas: deployment.status?.replicas ?? replicas, desiredReplicas: desired, ...status })
 
     if (!metricsServer) {
-      const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive')
       if (active?.status === 'False' && active.reason === 'FailedGetResourceMetric' && !hpa.status?.currentMetrics?.length) return
-      const t = new Date()
-      await patchStatus({
-        currentMetrics: null,
-        conditions: [
-          {
-            type: 'AbleToScale',
-            status: 'True',
-            reason: 'SucceededGetScale',
-            message: "the HPA controller was able to get the target's current scale",
-            lastTransitionTime: t,
-          },
-          { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: NO_METRICS_API, lastTransitionTime: t },
-        ],
-      })
+      await patchStatus({ currentMetrics: null, conditions: notScaling('FailedGetResourceMetric', NO_METRICS_API) })
       last.delete(target.name)
       return
     }
